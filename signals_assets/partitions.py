@@ -1,0 +1,75 @@
+"""The weekly partitions every asset shares, and the calendar of one week.
+
+A partition key is the Saturday that opens the window [Saturday 00:00 UTC, next Saturday 00:00 UTC).
+The week's signal date is the Friday before the window's end. No asset may use an article published
+at or after the window's end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+import pandas as pd
+from dagster import WeeklyPartitionsDefinition
+
+FIRST_WEEK = "2019-03-02"  # Stock News API history starts in March 2019 (Premium plan).
+
+weekly_partitions = WeeklyPartitionsDefinition(start_date=FIRST_WEEK, day_offset=6, timezone="UTC")
+
+# Column every partitioned table carries, so the DuckDB IO manager can replace one week's rows.
+PARTITION_COLUMN = "week_start"
+PARTITION_METADATA = {"partition_expr": PARTITION_COLUMN}
+
+
+@dataclass(frozen=True)
+class Week:
+    """One weekly window: [start, end) in UTC."""
+
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def from_key(cls, key: str) -> "Week":
+        start = datetime.strptime(key, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+        if start.weekday() != 5:
+            raise ValueError(
+                f"Partition key {key!r} is not a Saturday; weekly partitions open on Saturdays 00:00 UTC."
+            )
+        return cls(start=start, end=start + timedelta(days=7))
+
+    @classmethod
+    def from_window(cls, start: datetime, end: datetime) -> "Week":
+        week = cls.from_key(start.astimezone(timezone.utc).strftime("%Y-%m-%d"))
+        if week.end != end.astimezone(timezone.utc):
+            raise ValueError(
+                f"Window {start} to {end} spans more than one week; materialize one weekly partition per run."
+            )
+        return week
+
+    @property
+    def key(self) -> str:
+        return self.start.strftime("%Y-%m-%d")
+
+    @property
+    def friday(self) -> date:
+        """The week's signal date: the Friday before the window's end."""
+        return (self.end - timedelta(days=1)).date()
+
+    @property
+    def week_start(self) -> pd.Timestamp:
+        """Value of the partition column (naive UTC midnight, as DuckDB compares it)."""
+        return pd.Timestamp(self.start).tz_convert("UTC").tz_localize(None)
+
+    def contains(self, instants: pd.Series) -> pd.Series:
+        """Mask of UTC timestamps inside [start, end)."""
+        return (instants >= pd.Timestamp(self.start)) & (instants < pd.Timestamp(self.end))
+
+
+def latest_complete_week(now: datetime | None = None) -> Week:
+    """The last week whose window has closed at `now` (the week the weekly schedule targets)."""
+    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    days_since_saturday = (midnight.weekday() - 5) % 7
+    this_window_start = midnight - timedelta(days=days_since_saturday)
+    return Week.from_key((this_window_start - timedelta(days=7)).strftime("%Y-%m-%d"))
