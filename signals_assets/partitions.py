@@ -73,3 +73,19 @@ def latest_complete_week(now: datetime | None = None) -> Week:
     days_since_saturday = (midnight.weekday() - 5) % 7
     this_window_start = midnight - timedelta(days=days_since_saturday)
     return Week.from_key((this_window_start - timedelta(days=7)).strftime("%Y-%m-%d"))
+
+
+def week_of(context) -> Week:
+    """The week a step computes, from its partition time window.
+
+    `context.partition_key` raises in a run over a partition range; the window works in both cases.
+    """
+    window = context.partition_time_window
+    return Week.from_window(window.start, window.end)
+
+
+def with_week_column(frame: pd.DataFrame, week: Week) -> pd.DataFrame:
+    """`frame` with the partition column first, so the IO manager can replace exactly this week."""
+    frame = frame.copy()
+    frame.insert(0, PARTITION_COLUMN, pd.Series(week.week_start, index=frame.index, dtype="datetime64[us]"))
+    return frame

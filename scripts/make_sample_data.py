@@ -1,0 +1,501 @@
+"""Generate the packaged sample news (signals_assets/news/sample_data/) deterministically.
+
+    .venv/bin/python scripts/make_sample_data.py [--out DIR]
+
+Everything is invented: companies, symbols, outlets, headlines and URLs (on the reserved `.invalid`
+domain). A fixed seed, fixed dates and stdlib-only serialisation (gzip mtime 0, no set iteration)
+make two runs byte-identical; the tests compare a fresh run with the packaged files.
+
+Files written:
+- articles.json.gz  list of Stock News API `data` items (news_url, image_url, title, text,
+                    source_name, date, topics, sentiment, type, tickers)
+- tickers.json      {"data": [...]} in the shape of /account/tickersdbv2
+- universe.csv      numerai_ticker, bloomberg_ticker ("XYZ US"), a Numerai-like universe
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import io
+import json
+import random
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime, parsedate_to_datetime
+from pathlib import Path
+
+SEED = 20261010
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "signals_assets" / "news" / "sample_data"
+
+# Partition keys 2026-10-10 .. 2026-11-07: windows [Saturday 00:00 UTC, next Saturday 00:00 UTC).
+FIRST_WEEK_START = datetime(2026, 10, 10, tzinfo=timezone.utc)
+WEEKS = 5
+WEEK = timedelta(days=7)
+# US DST ends Sunday 2026-11-01 at 02:00 EDT (06:00 UTC): -0400 before, -0500 after.
+DST_END_UTC = datetime(2026, 11, 1, 6, tzinfo=timezone.utc)
+EDT, EST = timezone(timedelta(hours=-4)), timezone(timedelta(hours=-5))
+
+NEWS_COMPANIES = 420  # companies with news
+UNIVERSE_NEWS_COMPANIES = 340  # of those, in the sample Numerai universe
+UNIVERSE_ONLY_COMPANIES = 60  # in the universe, never in the news (20 of them listed by the API)
+LISTED_ONLY_COMPANIES = 30  # listed by the API without news, not in the universe
+COVERAGE_PROBABILITY = 0.86  # chance a news company gets at least one article of its own in a week
+ARTICLES_PER_WEEK = (1700, 1950)
+OUTSIDE_ARTICLES = 40  # on each side of the sample weeks, so window filtering matters
+VIDEO_SHARE = 0.01  # a few videos: requests ask type=article
+MIN_UNIVERSE_TICKERS_WITH_POLAR_NEWS = 300  # contract checked before writing
+
+TICKER_COUNTS = [(1, 0.58), (2, 0.27), (3, 0.09), (4, 0.04), (5, 0.02)]
+LABELS = [("Positive", 0.35), ("Negative", 0.28), ("Neutral", 0.37)]
+LABEL_MATCHES_WORDING = 0.85  # the provider's label disagrees with the headline now and then
+
+SECTORS = {
+    "Technology": {
+        "Semiconductors": ["Semiconductor", "Microdevices", "Silicon"],
+        "Software - Application": ["Software", "Analytics", "Digital"],
+        "Software - Infrastructure": ["Cloud Systems", "Networks", "Data Systems"],
+    },
+    "Healthcare": {
+        "Biotechnology": ["Therapeutics", "Biosciences", "Genomics"],
+        "Medical Devices": ["Medical", "Surgical"],
+        "Drug Manufacturers": ["Pharmaceuticals"],
+    },
+    "Financial Services": {
+        "Banks - Regional": ["Bancorp", "Financial"],
+        "Insurance": ["Insurance Group", "Assurance"],
+        "Asset Management": ["Capital", "Asset Management"],
+    },
+    "Energy": {
+        "Oil & Gas E&P": ["Energy", "Petroleum", "Resources"],
+        "Solar": ["Solar"],
+    },
+    "Consumer Cyclical": {
+        "Specialty Retail": ["Stores", "Outfitters"],
+        "Restaurants": ["Restaurants", "Kitchen"],
+        "Auto Manufacturers": ["Motors", "Automotive"],
+    },
+    "Consumer Defensive": {
+        "Packaged Foods": ["Foods", "Farms"],
+        "Beverages": ["Beverage"],
+    },
+    "Industrials": {
+        "Aerospace & Defense": ["Aerospace", "Defense Systems"],
+        "Specialty Industrial Machinery": ["Industries", "Machinery"],
+        "Trucking": ["Logistics", "Freight"],
+    },
+    "Real Estate": {"REIT - Diversified": ["Realty", "Properties"]},
+    "Utilities": {"Utilities - Regulated Electric": ["Power", "Electric"]},
+    "Basic Materials": {
+        "Gold": ["Mining", "Gold"],
+        "Specialty Chemicals": ["Chemicals", "Materials"],
+    },
+    "Communication Services": {
+        "Entertainment": ["Media", "Entertainment"],
+        "Telecom Services": ["Telecom", "Wireless"],
+    },
+}
+STEMS = """Apex Arbor Atlas Beacon Birchwood Blue_Ridge Boulder Bridgeview Brightwater Cardinal Cascade Cedar
+Clearwater Cobalt Coastal Crescent Crestline Driftwood Eagle_Point Elmstone Evergreen Falcon Fairview Frontier
+Glacier Granite Harbor Harvest Hawthorne Highland Horizon Hudson Ironwood Juniper Keystone Lakeshore Larkspur
+Lighthouse Magnolia Maplecrest Meridian Mesa Midland Monarch Northgate Northstar Oakmont Onyx Paragon Peakview
+Pinnacle Pioneer Prairie Quarry Redwood Ridgeline Riverbend Sable Sequoia Sierra Silverline Skyline Sterling
+Stonebridge Summit Sunridge Tidewater Timberline Trident Union Valley Verdant Westfield Willow Yellowstone
+Zephyr Amber Aspen Bayview Canyon Copperleaf Cypress Emberly Foxglove Goldcrest Greystone Heron Indigo
+Kestrel Lantern Marlin Nimbus Orchard Osprey Pebble Quill Rainier Saffron Starling Tamarack Thistle Vantage Wren"""
+STEM_LIST = [stem.replace("_", " ") for stem in STEMS.split()]  # "_" joins two-word stems
+EXCHANGES = [("NASDAQ", 0.55), ("NYSE", 0.4), ("NYSE American", 0.05)]
+
+OUTLETS = [
+    "Market Ledger", "Street Wire", "Equity Desk", "Capital Brief", "The Ticker Tape", "Wall Street Pulse",
+    "Investor Daily Digest", "Trading Floor News", "Quarterly Signal", "Bullpen Report", "Dividend Watch",
+    "Sector Scope",
+]
+PAYWALLED_OUTLETS = {"Capital Brief", "Quarterly Signal"}
+BROKERS = [
+    "Hartwell Securities", "Morgan Crest", "Bayard & Co.", "Linden Partners", "Keel Capital Markets",
+    "Norwood Research", "Ashford Brothers", "Pemberton Advisors",
+]
+PRODUCTS = {  # noun phrases that read after "demand for" / "sales on" / "makes money from"
+    "Technology": ["data-center chips", "cloud software", "AI servers", "network equipment"],
+    "Healthcare": ["its lead drug", "surgical robots", "diagnostic tests", "new therapies"],
+    "Financial Services": ["commercial loans", "wealth management", "auto insurance", "mortgages"],
+    "Energy": ["natural gas", "crude oil", "solar panels", "liquefied natural gas"],
+    "Consumer Cyclical": ["electric vehicles", "apparel", "home furnishings", "restaurant delivery"],
+    "Consumer Defensive": ["packaged snacks", "sparkling beverages", "frozen foods", "pet food"],
+    "Industrials": ["aircraft parts", "freight services", "industrial equipment", "defense electronics"],
+    "Real Estate": ["office space", "warehouse leases", "apartment rentals", "data-center space"],
+    "Utilities": ["electricity", "grid upgrades", "renewable power", "natural gas delivery"],
+    "Basic Materials": ["specialty chemicals", "gold", "copper", "lithium"],
+    "Communication Services": ["streaming subscriptions", "wireless plans", "advertising", "broadband"],
+}
+
+# (headline, topics). Fields: name, short, ticker, pct, bn, mn, bank, target, product, dps, date.
+SINGLE_HEADLINES = {
+    "Positive": [
+        ("{name} shares jump {pct}% after third-quarter revenue tops estimates", ["earnings"]),
+        ("{name} raises full-year outlook as demand for {product} holds up", ["earnings", "guidance"]),
+        ("{bank} upgrades {name} to Buy, sees {pct}% upside", ["upgrades"]),
+        ("{name} announces ${bn} billion share buyback", ["buyback"]),
+        ("{short} stock hits 52-week high on strong order backlog", []),
+        ("{name} beats on earnings and lifts dividend", ["earnings", "dividend"]),
+        ("Why {name} ({ticker}) stock is soaring today", []),
+        ("{name} wins ${mn} million contract, shares climb", ["contracts"]),
+        ("{name} margins expand as cost cuts pay off", ["earnings"]),
+        ("{bank} raises {short} price target to ${target}, reiterates Outperform", ["upgrades"]),
+        ("{name} posts record quarterly sales on {product}", ["earnings"]),
+        ("{short} rallies after FDA clears key product", ["product"]),
+        ("3 reasons to buy {name} ({ticker}) stock now", []),
+        ("{name} reports better-than-expected profit, guides higher", ["earnings", "guidance"]),
+        ("Is {name} the top growth stock to own this quarter?", []),
+    ],
+    "Negative": [
+        ("{name} shares slide {pct}% after guidance cut", ["guidance"]),
+        ("{name} misses third-quarter estimates as costs climb", ["earnings"]),
+        ("{bank} downgrades {name} to Underperform on slowing growth", ["downgrades"]),
+        ("{name} faces SEC probe over revenue accounting", ["lawsuit"]),
+        ("{short} stock sinks to 52-week low", []),
+        ("{name} recalls products after safety complaints", ["product"]),
+        ("Why {name} ({ticker}) stock is plunging today", []),
+        ("{name} cuts {mn} jobs as demand for {product} weakens", ["management"]),
+        ("{name} suspends dividend to preserve cash", ["dividend"]),
+        ("{bank} slashes {short} price target to ${target}", ["downgrades"]),
+        ("{name} CEO resigns abruptly; shares fall", ["management"]),
+        ("{name} warns of wider loss on supply disruptions", ["guidance"]),
+        ("{short} tumbles after losing ${mn} million contract", ["contracts"]),
+        ("Short sellers circle {name} as margins shrink", []),
+        ("{name} hit with class-action lawsuit over disclosures", ["lawsuit"]),
+    ],
+    "Neutral": [
+        ("{name} to report third-quarter results on {date}", ["earnings"]),
+        ("{name} declares quarterly dividend of ${dps} per share", ["dividend", "PressRelease"]),
+        ("{name} appoints new chief financial officer", ["management", "PressRelease"]),
+        ("{name} to present at investor conference next week", ["PressRelease"]),
+        ("What to expect from {short}'s earnings call", ["earnings"]),
+        ("{name} ({ticker}) stock: is it a buy, sell or hold?", []),
+        ("{name} completes previously announced debt offering", ["PressRelease"]),
+        ("{short} holds annual shareholder meeting", ["PressRelease"]),
+        ("{name} files quarterly report with the SEC", []),
+        ("How {name} makes money from {product}", []),
+        ("{name} shares trade flat ahead of Fed decision", []),
+        ("{name} names new board member", ["management"]),
+    ],
+}
+MULTI_HEADLINES = {
+    "Positive": [
+        ("Stocks making the biggest moves higher: {names}", []),
+        ("{name} and {peer} rally as sector earnings impress", ["earnings"]),
+        ("{name} and {peer} sign partnership on {product}, shares rise", ["contracts"]),
+        ("Top gainers today include {names}", []),
+    ],
+    "Negative": [
+        ("Stocks making the biggest moves lower: {names}", []),
+        ("{name} and {peer} drop as sector outlook dims", ["guidance"]),
+        ("{name} ends talks with {peer}; both stocks fall", ["mergers"]),
+        ("Biggest losers today include {names}", []),
+    ],
+    "Neutral": [
+        ("{name} vs. {peer}: which stock is the better buy?", []),
+        ("Earnings calendar this week: {names}", ["earnings"]),
+        ("{name} to acquire {peer} unit in ${bn} billion deal", ["mergers"]),
+        ("Analysts weigh in on {names} ahead of results", []),
+    ],
+}
+TEXTS = {
+    "Positive": [
+        "{name} ({ticker}) said demand for {product} remained strong. The shares were up {pct}% in afternoon trading.",
+        "Analysts at {bank} see further upside for {short} after a solid quarter and an improving margin outlook.",
+        "{short} delivered results ahead of consensus and raised guidance, sending the stock higher.",
+    ],
+    "Negative": [
+        "{name} ({ticker}) cited weaker demand for {product}. The shares fell {pct}% in morning trading.",
+        "Analysts at {bank} turned cautious on {short}, pointing to rising costs and a softer outlook.",
+        "{short} disappointed investors with results below expectations and a lower forecast.",
+    ],
+    "Neutral": [
+        "{name} ({ticker}) shared an update for investors. The company did not change its outlook.",
+        "Here is what investors should know about {short} before the next report.",
+        "{name} released the announcement before the market opened.",
+    ],
+}
+
+
+@dataclass(frozen=True)
+class Company:
+    ticker: str
+    name: str
+    short: str
+    sector: str
+    industry: str
+    exchange: str
+    ipo_date: str
+
+
+def weighted(rng: random.Random, pairs):
+    values, weights = zip(*pairs)
+    return rng.choices(values, weights=weights, k=1)[0]
+
+
+def make_companies(rng: random.Random, count: int) -> list[Company]:
+    suffixes = [
+        (suffix, sector, industry)
+        for sector, industries in SECTORS.items()
+        for industry, names in industries.items()
+        for suffix in names
+    ]
+    companies: list[Company] = []
+    names: dict[str, None] = {}
+    symbols: dict[str, None] = {}
+    while len(companies) < count:
+        stem = rng.choice(STEM_LIST)
+        suffix, sector, industry = rng.choice(suffixes)
+        name = f"{stem} {suffix}"
+        if name in names:
+            continue
+        ticker = next(sym for sym in symbol_candidates(rng, stem, suffix) if sym not in symbols)
+        names[name] = None
+        symbols[ticker] = None
+        ipo = datetime(1985, 1, 1) + timedelta(days=rng.randrange(0, 365 * 40))
+        companies.append(
+            Company(ticker, f"{name} {rng.choice(['Inc.', 'Corp.', 'Holdings', 'Inc.', 'Co.', 'Group'])}",
+                    stem, sector, industry, weighted(rng, EXCHANGES), ipo.strftime("%Y-%m-%d"))
+        )
+    return companies
+
+
+def symbol_candidates(rng: random.Random, stem: str, suffix: str):
+    """Plausible exchange symbols from the name, then random ones until one is free."""
+    s = re.sub("[^A-Z]", "", stem.upper())
+    f = re.sub("[^A-Z]", "", suffix.upper())
+    yield from (s[:3] + f[0], s[:4], s[:2] + f[:2], s[0] + f[:3], s[:3], s[0] + s[2] + f[0], s[:2] + f[0])
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    while True:
+        yield s[0] + "".join(rng.choice(letters) for _ in range(rng.choice([2, 3])))
+
+
+def headline_choices(tone: str, tickers: int) -> list[tuple[str, list[str]]]:
+    """Headlines that name every tagged company: one name, two ({name}, {peer}), or a list ({names})."""
+    if tickers == 1:
+        return SINGLE_HEADLINES[tone]
+    if tickers == 2:
+        return MULTI_HEADLINES[tone]
+    return [entry for entry in MULTI_HEADLINES[tone] if "{names}" in entry[0]]
+
+
+def eastern(instant: datetime) -> datetime:
+    return instant.astimezone(EDT if instant < DST_END_UTC else EST)
+
+
+def rfc2822(instant: datetime) -> str:
+    return format_datetime(eastern(instant))
+
+
+def draw_instant(rng: random.Random, start: datetime, end: datetime) -> datetime:
+    """A publication instant in [start, end): business hours Eastern, quieter weekends."""
+    days = (end - start).days + 2
+    while True:
+        local_day = eastern(start).replace(hour=0, minute=0, second=0) + timedelta(days=rng.randrange(-1, days))
+        weekend = local_day.weekday() >= 5
+        if weekend and rng.random() > 0.3:
+            continue
+        hour = weighted(rng, [(h, 0.2) for h in range(0, 6)] + [(h, 2.0) for h in range(6, 10)]
+                        + [(h, 1.2) for h in range(10, 16)] + [(h, 1.6) for h in range(16, 19)]
+                        + [(h, 0.5) for h in range(19, 24)])
+        local = local_day.replace(hour=hour, minute=rng.randrange(60), second=rng.choice([0, 0, 0, rng.randrange(60)]))
+        # Re-attach the offset that is right for that wall time (the day's offset may differ across DST).
+        naive = local.replace(tzinfo=None)
+        instant = naive.replace(tzinfo=EDT if naive < datetime(2026, 11, 1, 1) else EST).astimezone(timezone.utc)
+        if start <= instant < end:
+            return instant
+
+
+class ArticleWriter:
+    """Builds API items; serial numbers keep URLs unique."""
+
+    def __init__(self, rng: random.Random, companies: list[Company], popularity: list[float]):
+        self.rng = rng
+        self.companies = companies
+        self.popularity = popularity
+        self.by_sector: dict[str, list[int]] = {}
+        for index, company in enumerate(companies):
+            self.by_sector.setdefault(company.sector, []).append(index)
+        self.serial = 0
+
+    def article(self, instant: datetime, primary: int | None = None, video_allowed: bool = True) -> dict:
+        rng = self.rng
+        if primary is None:
+            primary = rng.choices(range(len(self.companies)), weights=self.popularity, k=1)[0]
+        picked = self.pick_tickers(primary, weighted(rng, TICKER_COUNTS))
+        label = weighted(rng, LABELS)
+        tone = label if rng.random() < LABEL_MATCHES_WORDING else rng.choice([x for x, _ in LABELS if x != label])
+        first = self.companies[picked[0]]
+        fields = self.fields(first, picked, instant)
+        headline, topics = rng.choice(headline_choices(tone, len(picked)))
+        title = headline.format(**fields)
+        outlet = rng.choice(OUTLETS)
+        topics = list(topics) + (["paywall"] if outlet in PAYWALLED_OUTLETS else [])
+        kind = "Video" if video_allowed and rng.random() < VIDEO_SHARE else "Article"
+        self.serial += 1
+        local = eastern(instant)
+        slug = "-".join(re.sub(r"[^a-z0-9 ]", "", title.lower()).split()[:8])
+        outlet_slug = outlet.lower().replace(" ", "-")
+        return {
+            "news_url": f"https://sample-news.invalid/{outlet_slug}/{local:%Y/%m/%d}/{slug}-{self.serial:06d}",
+            "image_url": f"https://sample-news.invalid/images/{self.serial:06d}.jpg",
+            "title": title,
+            "text": rng.choice(TEXTS[tone]).format(**fields),
+            "source_name": outlet,
+            "date": rfc2822(instant),
+            "topics": topics,
+            "sentiment": label,
+            "type": kind,
+            "tickers": [self.companies[index].ticker for index in picked],
+        }
+
+    def pick_tickers(self, primary: int, count: int) -> list[int]:
+        rng = self.rng
+        picked = [primary]
+        while len(picked) < count:
+            peers = self.by_sector[self.companies[primary].sector] if rng.random() < 0.6 else range(len(self.companies))
+            peers = list(peers)
+            candidate = rng.choices(peers, weights=[self.popularity[i] for i in peers], k=1)[0]
+            if candidate not in picked:
+                picked.append(candidate)
+        return picked
+
+    def fields(self, first: Company, picked: list[int], instant: datetime) -> dict:
+        rng = self.rng
+        names = [self.companies[index].name for index in picked]
+        report_day = eastern(instant) + timedelta(days=rng.randrange(3, 20))
+        return {
+            "name": first.name.rsplit(" ", 1)[0] if rng.random() < 0.7 else first.name,
+            "short": first.short,
+            "ticker": first.ticker,
+            "peer": self.companies[picked[1]].name if len(picked) > 1 else "",
+            "names": ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0],
+            "pct": f"{rng.uniform(1.5, 18):.1f}",
+            "bn": f"{rng.choice([0.5, 1, 1.5, 2, 2.5, 3, 5, 7.5, 10])}",
+            "mn": f"{rng.choice([40, 75, 120, 250, 400, 650, 900])}",
+            "bank": rng.choice(BROKERS),
+            "target": f"{rng.randrange(12, 480)}",
+            "product": rng.choice(PRODUCTS[first.sector]),
+            "dps": f"{rng.uniform(0.05, 1.6):.2f}",
+            "date": f"{report_day:%B} {report_day.day}",
+        }
+
+
+def build(rng: random.Random) -> tuple[list[dict], list[dict], list[list[str]]]:
+    total = NEWS_COMPANIES + UNIVERSE_ONLY_COMPANIES + LISTED_ONLY_COMPANIES
+    companies = make_companies(rng, total)
+    news = companies[:NEWS_COMPANIES]
+    universe_only = companies[NEWS_COMPANIES : NEWS_COMPANIES + UNIVERSE_ONLY_COMPANIES]
+    listed_only = companies[NEWS_COMPANIES + UNIVERSE_ONLY_COMPANIES :]
+    # Zipf-like attention: a few names dominate the news (multi-page per-ticker streams), most are quiet.
+    popularity = [1 / (rank + 2) ** 0.85 for rank in range(len(news))]
+    writer = ArticleWriter(rng, news, popularity)
+
+    articles: list[dict] = []
+    for week in range(WEEKS):
+        start = FIRST_WEEK_START + week * WEEK
+        end = start + WEEK
+        target = rng.randrange(*ARTICLES_PER_WEEK)
+        # Coverage first, so that nearly every company has news every week; then attention-weighted news.
+        week_articles = [
+            writer.article(draw_instant(rng, start, end), primary=index)
+            for index in range(len(news))
+            if rng.random() < COVERAGE_PROBABILITY
+        ]
+        while len(week_articles) < target:
+            week_articles.append(writer.article(draw_instant(rng, start, end)))
+        articles.extend(week_articles)
+    boundaries = [FIRST_WEEK_START + week * WEEK for week in range(WEEKS + 1)]
+    for boundary in boundaries:  # right at the window edges: 1 s before is in, the edge itself is out
+        articles.append(writer.article(boundary - timedelta(seconds=1), video_allowed=False))
+        articles.append(writer.article(boundary, video_allowed=False))
+    for start, end in ((boundaries[0] - timedelta(days=3), boundaries[0]), (boundaries[-1], boundaries[-1] + timedelta(days=3))):
+        articles.extend(writer.article(draw_instant(rng, start, end)) for _ in range(OUTSIDE_ARTICLES))
+
+    universe_companies = news[:UNIVERSE_NEWS_COMPANIES] + universe_only
+    universe = sorted([[f"{c.ticker} US", f"{c.ticker} US"] for c in universe_companies])
+    listed = [(c, True) for c in news] + [(c, False) for c in universe_only[:20] + listed_only]
+    tickers = sorted((ticker_item(company, has_news) for company, has_news in listed), key=lambda item: item["ticker"])
+    return articles, tickers, universe
+
+
+def ticker_item(company: Company, has_news: bool) -> dict:
+    return {
+        "ticker": company.ticker,
+        "name": company.name,
+        "country": "USA",
+        "industry": company.industry,
+        "sector": company.sector,
+        "has_news": has_news,
+        "ipo_date": company.ipo_date,
+        "exchange": company.exchange,
+    }
+
+
+def check_contract(articles: list[dict], universe: list[list[str]]) -> list[str]:
+    """Per sample week: universe tickers with Positive/Negative articles; fails loudly below the floor."""
+    in_universe = {row[0].split(" ")[0] for row in universe}
+    lines = []
+    for week in range(WEEKS):
+        start = FIRST_WEEK_START + week * WEEK
+        end = start + WEEK
+        inside = [a for a in articles if a["type"] == "Article" and start <= parse_instant(a["date"]) < end]
+        polar = {t for a in inside if a["sentiment"] != "Neutral" for t in a["tickers"] if t in in_universe}
+        if len(polar) < MIN_UNIVERSE_TICKERS_WITH_POLAR_NEWS:
+            raise SystemExit(
+                f"Week {start:%Y-%m-%d}: only {len(polar)} universe tickers with non-neutral news "
+                f"(need {MIN_UNIVERSE_TICKERS_WITH_POLAR_NEWS}); raise COVERAGE_PROBABILITY or ARTICLES_PER_WEEK."
+            )
+        lines.append(f"week {start:%Y-%m-%d}: {len(inside)} articles, {len(polar)} universe tickers with polar news")
+    return lines
+
+
+def parse_instant(raw: str) -> datetime:
+    return parsedate_to_datetime(raw).astimezone(timezone.utc)
+
+
+def write(out: Path, articles: list[dict], tickers: list[dict], universe: list[list[str]]) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    # mtime=0 and no file name in the gzip header: identical input gives identical bytes.
+    payload = json.dumps(articles, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    files = {
+        "articles.json.gz": gzip.compress(payload, compresslevel=9, mtime=0),
+        "tickers.json": (json.dumps({"data": tickers}, ensure_ascii=False, indent=1) + "\n").encode("utf-8"),
+        "universe.csv": universe_csv(universe),
+    }
+    for name, content in files.items():
+        (out / name).write_bytes(content)
+    return [out / name for name in files]
+
+
+def universe_csv(universe: list[list[str]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["numerai_ticker", "bloomberg_ticker"])
+    writer.writerows(universe)
+    return buffer.getvalue().encode("utf-8")
+
+
+def main(argv: list[str] | None = None) -> list[Path]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
+    parser.add_argument("--quiet", action="store_true", help="print nothing")
+    args = parser.parse_args(argv)
+    articles, tickers, universe = build(random.Random(SEED))
+    summary = check_contract(articles, universe)
+    paths = write(args.out, articles, tickers, universe)
+    if not args.quiet:
+        print("\n".join(summary))
+        print(f"{len(articles)} items, {len(tickers)} listed tickers, {len(universe)} universe tickers")
+        for path in paths:
+            print(f"{path}: {path.stat().st_size:,} bytes")
+    return paths
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""finbert_scores: FinBERT sentiment per ticker, every distinct headline scored once per model."""
+
+
+import time
+
+import pandas as pd
+from dagster import AssetExecutionContext, MetadataValue, asset
+from dagster_duckdb import DuckDBResource
+
+from signals_assets.partitions import PARTITION_METADATA, week_of, weekly_partitions, with_week_column
+from signals_assets.sentiment.headline_scores import (
+    CACHE_TABLE,
+    SCORE_COLUMNS,
+    TICKER_SENTIMENT_COLUMNS,
+    cached_scores,
+    distinct_headlines,
+    ensure_cache_table,
+    store_scores,
+    ticker_sentiment,
+)
+from signals_assets.sentiment.resources import FinBERT
+from signals_assets.warehouse import SCHEMA
+
+
+@asset(
+    partitions_def=weekly_partitions,
+    metadata=PARTITION_METADATA,
+    group_name="sentiment",
+    kinds={"pytorch", "duckdb"},
+    pool="gpu",
+)
+def finbert_scores(
+    context: AssetExecutionContext,
+    finbert: FinBERT,
+    warehouse: DuckDBResource,
+    aggregated_headlines: pd.DataFrame,
+) -> pd.DataFrame:
+    """Per ticker: the mean FinBERT score P(positive) - P(negative) of its week's headlines, in [-1, 1].
+
+    Per-headline probabilities live in `signals.headline_scores`, keyed by model and revision: a
+    headline scored once (this week, a re-run, or an earlier week) is never scored again."""
+    week = week_of(context)
+    # The cache key is the configured model and revision, so a fully cached week loads no model at all.
+    model, revision = finbert.model, finbert.revision or "default"
+    headlines = distinct_headlines(aggregated_headlines)
+
+    with warehouse.get_connection() as connection:
+        ensure_cache_table(connection, SCHEMA)
+        reused = cached_scores(connection, SCHEMA, model, revision, headlines)
+    to_score = headlines[~headlines["headline_id"].isin(reused["headline_id"])]
+
+    inference = {"device": "none (nothing to score)", "precision": "n/a", "headlines_per_s": 0.0}
+    new_scores = pd.DataFrame(columns=["headline_id", *SCORE_COLUMNS])
+    if headlines.empty:
+        context.log.info(f"Week {week.key} has no headlines for Numerai tickers: nothing to score.")
+    elif to_score.empty:
+        context.log.info(f"All {len(headlines)} headlines of week {week.key} were scored before: no inference.")
+    else:
+        scorer = finbert.load_scorer(log=context.log)
+        started = time.perf_counter()
+        probabilities = scorer.score(
+            to_score["headline"].tolist(),
+            progress=lambda done, total, elapsed: context.log.info(
+                f"Scored {done}/{total} headlines ({done / max(elapsed, 1e-9):.0f} headlines/s)"
+            ),
+        )
+        elapsed = time.perf_counter() - started
+        new_scores = pd.concat([to_score.reset_index(drop=True), probabilities.reset_index(drop=True)], axis=1)
+        new_scores = new_scores.assign(model=model, revision=revision, first_week=week.week_start)
+        with warehouse.get_connection() as connection:
+            store_scores(connection, SCHEMA, new_scores)
+        inference = {
+            "device": scorer.device,
+            "precision": scorer.precision,
+            "headlines_per_s": round(len(to_score) / max(elapsed, 1e-9), 1),
+        }
+
+    all_scores = pd.concat([reused, new_scores[["headline_id", *SCORE_COLUMNS]]], ignore_index=True)
+    per_ticker = ticker_sentiment(aggregated_headlines, all_scores).assign(model=model, revision=revision)
+    per_ticker = with_week_column(per_ticker, week)
+    context.add_output_metadata(
+        {
+            "rows": len(per_ticker),
+            "tickers_covered": len(per_ticker),
+            "headlines": len(headlines),
+            "headlines_scored": len(to_score),
+            "headlines_reused": len(reused),
+            **inference,
+            "model": model,
+            "revision": revision,
+            "headline_scores_table": f"{SCHEMA}.{CACHE_TABLE}",
+            "preview": MetadataValue.md(
+                per_ticker.sort_values("sentiment").head(10)[TICKER_SENTIMENT_COLUMNS].to_markdown(index=False)
+            ),
+        }
+    )
+    return per_ticker

@@ -1,0 +1,72 @@
+"""Per-headline FinBERT scores: the cache that makes every headline scored once per model, and the
+per-ticker mean (pure pandas, plus plain DuckDB SQL for the cache table)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+
+SCORE_COLUMNS = ["p_positive", "p_negative", "p_neutral", "score"]
+HEADLINE_SCORE_COLUMNS = ["headline_id", "headline", *SCORE_COLUMNS, "model", "revision", "first_week"]
+TICKER_SENTIMENT_COLUMNS = ["numerai_ticker", "sentiment", "n_headlines"]
+
+CACHE_TABLE = "headline_scores"
+
+
+def headline_id(headline: str) -> str:
+    return hashlib.sha1(headline.encode("utf-8")).hexdigest()
+
+
+def distinct_headlines(aggregated_headlines: pd.DataFrame) -> pd.DataFrame:
+    """Each distinct headline of the week once (several tickers often carry the same article)."""
+    headlines = aggregated_headlines["headlines"].explode().dropna().astype(str).drop_duplicates()
+    return pd.DataFrame(
+        {"headline_id": headlines.map(headline_id).to_numpy(), "headline": headlines.to_numpy()}
+    )
+
+
+def ticker_sentiment(aggregated_headlines: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """Mean headline score per ticker (the seed's score(T) = mean(P(positive) - P(negative)))."""
+    per_ticker = aggregated_headlines[["numerai_ticker", "headlines"]].explode("headlines").dropna()
+    per_ticker["headline_id"] = per_ticker["headlines"].astype(str).map(headline_id)
+    scored = per_ticker.merge(scores[["headline_id", "score"]], on="headline_id", how="left")
+    if scored["score"].isna().any():
+        missing = scored.loc[scored["score"].isna(), "headlines"].head(3).tolist()
+        raise ValueError(f"Headlines without a score (scorer output misaligned?): {missing}")
+    grouped = scored.groupby("numerai_ticker", sort=True)["score"]
+    result = pd.DataFrame(
+        {"sentiment": grouped.mean().astype("float64"), "n_headlines": grouped.size().astype("int64")}
+    ).reset_index()
+    result["numerai_ticker"] = result["numerai_ticker"].astype("string")
+    return result[TICKER_SENTIMENT_COLUMNS]
+
+
+def ensure_cache_table(connection, schema: str) -> None:
+    connection.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    connection.execute(
+        f"""CREATE TABLE IF NOT EXISTS {schema}.{CACHE_TABLE} (
+            headline_id VARCHAR, headline VARCHAR,
+            p_positive DOUBLE, p_negative DOUBLE, p_neutral DOUBLE, score DOUBLE,
+            model VARCHAR, revision VARCHAR, first_week TIMESTAMP,
+            PRIMARY KEY (model, revision, headline_id))"""
+    )
+
+
+def cached_scores(connection, schema: str, model: str, revision: str, headlines: pd.DataFrame) -> pd.DataFrame:
+    """Scores already computed by this model and revision for any of `headlines`."""
+    wanted = headlines[["headline_id"]]  # noqa: F841 (read by DuckDB's replacement scan)
+    return connection.execute(
+        f"""SELECT c.headline_id, {", ".join("c." + col for col in SCORE_COLUMNS)}
+            FROM {schema}.{CACHE_TABLE} c JOIN wanted USING (headline_id)
+            WHERE c.model = ? AND c.revision = ?""",
+        [model, revision],
+    ).fetchdf()
+
+
+def store_scores(connection, schema: str, new_scores: pd.DataFrame) -> None:
+    """Add newly scored headlines; a headline already cached for this model keeps its first score."""
+    if new_scores.empty:
+        return
+    rows = new_scores[HEADLINE_SCORE_COLUMNS]  # noqa: F841 (read by DuckDB's replacement scan)
+    connection.execute(f"INSERT OR IGNORE INTO {schema}.{CACHE_TABLE} SELECT * FROM rows")

@@ -1,0 +1,244 @@
+"""A loopback fake of Numerai for tests: the GraphQL API, the presigned upload URL and dataset downloads.
+
+Point the real numerapi client at it by patching the constant numerapi reads at call time:
+
+    with FakeNumerai(models={"my_model": "id-1"}, universe_df=universe) as fake:
+        monkeypatch.setattr(numerapi.base_api, "API_TOURNAMENT_URL", fake.graphql_url)
+        ...
+        assert fake.received_csv == path.read_bytes()
+
+It answers the operations numerapi 3.1.1 sends (`account { models }`, `submissionUploadSignalsAuth`,
+`createSignalsSubmission`, `dataset`), checks `Authorization: Token PUBLIC$SECRET` on the authorized ones,
+records every request, and fails on demand: `put_status` (e.g. 403 on the presigned PUT), `graphql_status`
+(e.g. 500 on every GraphQL POST), `graphql_errors` (a GraphQL `errors` answer per operation) and
+`download_status`. Like Numerai as numerapi sees it, `createSignalsSubmission` returns an id even when the
+PUT was refused: that is the quiet failure a client must catch itself.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Optional
+from urllib.parse import unquote, urlsplit
+
+import pandas as pd
+
+FAKE_PUBLIC_ID = "PUBLICKEY123"
+FAKE_SECRET_KEY = "SECRETKEY456"
+SIGNALS_TOURNAMENT = 11
+AUTHORIZED_OPERATIONS = ("account", "submissionUploadSignalsAuth", "createSignalsSubmission")
+# Matched by substring in this order (no document of one operation names another).
+OPERATIONS = ("submissionUploadSignalsAuth", "createSignalsSubmission", "dataset", "account")
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    operation: Optional[str] = None  # the GraphQL field asked for, for POSTs to the GraphQL path
+    variables: dict = field(default_factory=dict)
+
+
+class FakeNumerai:
+    """Context manager serving a fake Numerai on 127.0.0.1 (a free port) from a background thread."""
+
+    def __init__(
+        self,
+        models: Optional[dict[str, str]] = None,
+        universe_df: Optional[pd.DataFrame] = None,
+        *,
+        dataset_version: str = "signals/v2.1",
+        classic_models: Optional[dict[str, str]] = None,
+        public_id: str = FAKE_PUBLIC_ID,
+        secret_key: str = FAKE_SECRET_KEY,
+    ) -> None:
+        self.models = dict(models if models is not None else {"my_model": "id-1"})
+        self.classic_models = dict(classic_models or {})  # tournament 8 models get_models must leave out
+        self.expected_authorization = f"Token {public_id}${secret_key}"
+        self.datasets: dict[str, bytes] = {}
+        if universe_df is not None:
+            buffer = io.BytesIO()
+            universe_df.to_parquet(buffer, index=False)
+            self.datasets[f"{dataset_version}/live.parquet"] = buffer.getvalue()
+
+        # Faults, settable at any time.
+        self.put_status: Optional[int] = None
+        self.graphql_status: Optional[int] = None
+        self.graphql_errors: dict[str, str] = {}
+        self.download_status: Optional[int] = None
+
+        self.requests: list[RecordedRequest] = []
+        self.uploads: dict[str, bytes] = {}  # stored filename -> bytes received by an accepted PUT
+        self.submissions: list[dict] = []
+        self._lock = threading.Lock()
+        self._server: Optional[ThreadingHTTPServer] = None
+        self._thread: Optional[threading.Thread] = None
+
+    # ----- lifecycle -----
+
+    def __enter__(self) -> "FakeNumerai":
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        # A short poll interval: shutdown() waits up to one interval, and every test stops a server.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-numerai", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        assert self._server is not None and self._thread is not None
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "use FakeNumerai as a context manager"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def graphql_url(self) -> str:
+        return f"{self.base_url}/graphql"
+
+    # ----- what was received -----
+
+    @property
+    def received_csv(self) -> Optional[bytes]:
+        """Bytes of the last accepted upload, or None."""
+        with self._lock:
+            return list(self.uploads.values())[-1] if self.uploads else None
+
+    def operations(self) -> list[str]:
+        with self._lock:
+            return [req.operation or f"{req.method} {req.path.split('?')[0]}" for req in self.requests]
+
+    # ----- request handling (called from server threads) -----
+
+    def _record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self.requests.append(request)
+
+    def _graphql(self, request: RecordedRequest) -> tuple[int, dict]:
+        if self.graphql_status is not None:
+            return self.graphql_status, {"errors": [{"message": f"HTTP {self.graphql_status}"}]}
+        operation = request.operation
+        if operation is None:
+            return 200, _errors("unknown operation: the fake answers " + ", ".join(OPERATIONS))
+        if operation in AUTHORIZED_OPERATIONS and request.headers.get("authorization") != self.expected_authorization:
+            return 200, _errors("You must be authenticated: invalid or missing API key (Authorization header)")
+        if operation in self.graphql_errors:
+            return 200, _errors(self.graphql_errors[operation])
+        variables = request.variables
+        if operation == "account":
+            listed = [{"id": mid, "name": name, "tournament": SIGNALS_TOURNAMENT} for name, mid in self.models.items()]
+            listed += [{"id": mid, "name": name, "tournament": 8} for name, mid in self.classic_models.items()]
+            return 200, {"data": {"account": {"models": listed}}}
+        if operation == "dataset":
+            filename = variables.get("filename")
+            if filename not in self.datasets:
+                return 200, _errors(f"dataset {filename} not found")
+            return 200, {"data": {"dataset": f"{self.base_url}/datasets/{filename}?X-Amz-Signature=fakesig"}}
+        if operation == "submissionUploadSignalsAuth":
+            if variables.get("modelId") not in self.models.values():
+                return 200, _errors(f"model {variables.get('modelId')} not found")
+            stored = f"{variables['modelId']}/{variables['filename']}"
+            url = f"{self.base_url}/upload/{stored}?X-Amz-Signature=fakesig"
+            return 200, {"data": {"submissionUploadSignalsAuth": {"filename": stored, "url": url}}}
+        # createSignalsSubmission: like Numerai as numerapi sees it, no check that the PUT succeeded.
+        with self._lock:
+            submission_id = f"submission-{len(self.submissions) + 1}"
+            self.submissions.append(
+                {"id": submission_id, "filename": variables.get("filename"), "modelId": variables.get("modelId")}
+            )
+        return 200, {"data": {"createSignalsSubmission": {"id": submission_id, "firstEffectiveDate": None}}}
+
+    def _put(self, request: RecordedRequest) -> int:
+        if self.put_status is not None:
+            return self.put_status
+        stored = unquote(urlsplit(request.path).path.removeprefix("/upload/"))
+        with self._lock:
+            self.uploads[stored] = request.body
+        return 200
+
+    def _download(self, request: RecordedRequest) -> tuple[int, bytes]:
+        if self.download_status is not None:
+            return self.download_status, b"download refused"
+        filename = unquote(urlsplit(request.path).path.removeprefix("/datasets/"))
+        if filename not in self.datasets:
+            return 404, b"no such dataset"
+        return 200, self.datasets[filename]
+
+
+def _errors(message: str) -> dict:
+    return {"errors": [{"message": message}], "data": None}
+
+
+def _operation(query: str) -> Optional[str]:
+    return next((name for name in OPERATIONS if name in query), None)
+
+
+def _handler_for(fake: FakeNumerai) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def _read(self) -> RecordedRequest:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            request = RecordedRequest(
+                method=self.command,
+                path=self.path,
+                headers={key.lower(): value for key, value in self.headers.items()},
+                body=body,
+            )
+            if self.command == "POST" and urlsplit(self.path).path == "/graphql":
+                try:
+                    document = json.loads(body or b"{}")
+                except json.JSONDecodeError:
+                    document = {}
+                request.operation = _operation(document.get("query") or "")
+                request.variables = document.get("variables") or {}
+            fake._record(request)
+            return request
+
+        def _reply(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:
+            request = self._read()
+            if urlsplit(self.path).path != "/graphql":
+                self._reply(404, b"not found", "text/plain")
+                return
+            status, answer = fake._graphql(request)
+            self._reply(status, json.dumps(answer).encode(), "application/json")
+
+        def do_PUT(self) -> None:
+            request = self._read()
+            if not self.path.startswith("/upload/"):
+                self._reply(404, b"not found", "text/plain")
+                return
+            status = fake._put(request)
+            body = b"" if status == 200 else b"<Error><Code>AccessDenied</Code></Error>"
+            self._reply(status, body, "application/xml")
+
+        def do_GET(self) -> None:
+            request = self._read()
+            if not self.path.startswith("/datasets/"):
+                self._reply(404, b"not found", "text/plain")
+                return
+            status, body = fake._download(request)
+            self._reply(status, body, "application/octet-stream")
+
+        def log_message(self, format: str, *args) -> None:  # keep test output quiet
+            return
+
+    return Handler
