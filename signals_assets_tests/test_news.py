@@ -37,7 +37,7 @@ def test_parse_converts_eastern_offsets_to_utc():
         ]
     )
     assert frame["published_at"].tolist() == [utc("2021-02-14 12:00:00"), utc("2026-10-30 23:59:59")]
-    assert str(frame["published_at"].dtype) == "datetime64[ns, UTC]"
+    assert str(frame["published_at"].dtype) == "datetime64[us, UTC]"
 
 
 def test_parse_types_every_column():
