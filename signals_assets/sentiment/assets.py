@@ -75,7 +75,8 @@ def finbert_scores(
             "headlines_per_s": round(len(to_score) / max(elapsed, 1e-9), 1),
         }
 
-    all_scores = pd.concat([reused, new_scores[["headline_id", *SCORE_COLUMNS]]], ignore_index=True)
+    score_parts = [part[["headline_id", *SCORE_COLUMNS]] for part in (reused, new_scores) if len(part)]
+    all_scores = pd.concat(score_parts, ignore_index=True) if score_parts else reused
     per_ticker = ticker_sentiment(aggregated_headlines, all_scores).assign(model=model, revision=revision)
     per_ticker = with_week_column(per_ticker, week)
     context.add_output_metadata(
