@@ -16,7 +16,7 @@ from signals_assets.sentiment.resources import FinBERT
 from signals_assets.submission.resources import NumeraiSignals
 from signals_assets.submission.submission import load_universe, validate_submission
 from signals_assets_tests.numerai_server import FAKE_PUBLIC_ID, FAKE_SECRET_KEY
-from signals_assets_tests.stocknews_server import FAKE_TOKEN, FakeStockNewsAPI
+from signals_assets_tests.stocknews_server import FAKE_TOKEN, FakeStockNewsAPI, Fault
 
 GRAPH = [*load_assets_from_modules(ASSET_MODULES), *load_asset_checks_from_modules(ASSET_MODULES)]
 INGESTION = ["ticker_map", "raw_articles", "filtered_headlines"]
@@ -211,3 +211,28 @@ def test_live_week_uploads_through_numerapi_and_records_the_submission_id(
     for secret in (FAKE_SECRET_KEY, FAKE_PUBLIC_ID, FAKE_TOKEN):
         assert secret not in recorded
         assert secret not in captured.out + captured.err
+
+
+def test_a_week_that_fails_midway_leaves_other_weeks_intact_and_completes_on_rerun(
+    instance, api_resources, warehouse_env
+):
+    db = warehouse_env / "warehouse.duckdb"
+    with FakeStockNewsAPI(list(sample_articles()), list(sample_tickers())) as server:
+        resources = api_resources(server.base_url)
+        assert run(instance, WEEK_A, resources).success
+        before = {name: table(name, db) for name in ("raw_articles", "finbert_scores", "submission")}
+
+        # The news endpoints go down (the ticker list still answers): the run fails at raw_articles.
+        server.hook = lambda path, params: None if path.endswith("tickersdbv2") else Fault(503)
+        failed = run(instance, WEEK_B, resources)
+        assert not failed.success
+        assert "StockNewsAPIError" in repr([event.event_specific_data for event in failed.all_events if event.is_step_failure])
+        for name, frame in before.items():
+            pd.testing.assert_frame_equal(table(name, db), frame)  # week A untouched, week B absent
+
+        server.hook = None
+        assert run(instance, WEEK_B, resources).success
+    for name in ("raw_articles", "finbert_scores", "scaled_signal", "submission"):
+        frame = table(name, db)
+        assert len(week_rows(frame, WEEK_B)) > 0
+        pd.testing.assert_frame_equal(week_rows(frame, WEEK_A), week_rows(before.get(name, frame), WEEK_A))

@@ -6,10 +6,8 @@ from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
     AssetExecutionContext,
-    Backoff,
     Config,
     MetadataValue,
-    RetryPolicy,
     asset,
     asset_check,
 )
@@ -28,8 +26,6 @@ def _preview(frame: pd.DataFrame, columns: list[str]) -> MetadataValue:
     metadata=PARTITION_METADATA,
     group_name="ingestion",
     kinds={"duckdb", "pandas"},
-    # A flaky provider should not fail a backfill; the client already retries single requests.
-    retry_policy=RetryPolicy(max_retries=2, delay=30, backoff=Backoff.EXPONENTIAL),
 )
 def raw_articles(context: AssetExecutionContext, news: StockNewsAPI, ticker_map: pd.DataFrame) -> pd.DataFrame:
     """Every article of the week from the Stock News API (or the packaged sample), one row each,
