@@ -45,7 +45,13 @@ def build_resources() -> dict:
             api_key=_env("STOCKNEWS_API_KEY"),
             base_url=os.environ.get("STOCKNEWS_BASE_URL", "https://stocknewsapi.com/api/v1"),
         ),
-        "finbert": FinBERT(model=os.environ.get("FINBERT_MODEL", "ProsusAI/finbert")),
+        "finbert": FinBERT(
+            model=os.environ.get("FINBERT_MODEL", "ProsusAI/finbert"),
+            revision=os.environ.get("FINBERT_REVISION"),
+            label_map=os.environ.get("FINBERT_LABEL_MAP"),
+            device=os.environ.get("FINBERT_DEVICE", "auto"),
+            precision=os.environ.get("FINBERT_PRECISION", "auto"),
+        ),
         "numerai": NumeraiSignals(
             public_id=_env("NUMERAI_PUBLIC_ID"),
             secret_key=_env("NUMERAI_SECRET_KEY"),

@@ -209,6 +209,14 @@ def test_precisions_stay_within_tolerance_of_fp32(models):
         assert deviation <= PRECISION_TOLERANCE, f"{precision} ({scorer.precision}) deviates {deviation:.4f} from fp32"
 
 
+def test_auto_precision_takes_the_first_candidate_within_the_limit(models, monkeypatch):
+    monkeypatch.setattr(sentiment, "auto_precision_candidates", lambda device: ["int8", "bf16"])
+    monkeypatch.setattr(sentiment, "CALIBRATION_LIMIT", 1.0)
+    assert load_scorer(str(models["unbiased"]), device="cpu").precision == "int8"
+    monkeypatch.setattr(sentiment, "CALIBRATION_LIMIT", -1.0)  # nothing is close enough: fp32
+    assert load_scorer(str(models["unbiased"]), device="cpu").precision == "fp32"
+
+
 def test_progress_ends_with_done_equal_to_total(unbiased_scorer, monkeypatch):
     monkeypatch.setattr(unbiased_scorer, "progress_interval_s", 0.0)  # report after every batch
     calls = []

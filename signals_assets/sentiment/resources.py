@@ -27,7 +27,7 @@ class FinBERT(ConfigurableResource):
         default="ProsusAI/finbert",
         description=(
             "Hugging Face hub id or local directory (made with save_pretrained or "
-            "`huggingface-cli download ProsusAI/finbert --local-dir DIR`). Env FINBERT_MODEL."
+            "`hf download ProsusAI/finbert --local-dir DIR`). Env FINBERT_MODEL."
         ),
     )
     revision: Optional[str] = Field(
