@@ -61,13 +61,11 @@ def build_resources() -> dict:
     }
 
 
-# One week through every asset and check. Steps share one process: DuckDB allows one writing
-# process per file, and the model is loaded once per step anyway.
+# One week through every asset and check.
 weekly_signal_job = define_asset_job(
     "weekly_signal",
     selection=AssetSelection.all(),
     partitions_def=weekly_partitions,
-    executor_def=in_process_executor,
     description="Materialize one week: news -> headlines -> FinBERT -> signal -> submission.",
 )
 
@@ -80,4 +78,7 @@ defs = Definitions(
     jobs=[weekly_signal_job],
     schedules=[weekly_signal_schedule],
     resources=build_resources(),
+    # Steps of a run share one process, in every job including the UI's "Materialize": DuckDB allows
+    # one writing process per file, and parallel step processes would contend for its lock.
+    executor=in_process_executor,
 )
