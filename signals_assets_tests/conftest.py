@@ -10,6 +10,12 @@ from signals_assets_tests.tiny_finbert import build_tiny_finbert
 SECRET_ENV = ("STOCKNEWS_API_KEY", "NUMERAI_PUBLIC_ID", "NUMERAI_SECRET_KEY", "NUMERAI_MODEL_NAME", "NUMERAI_UNIVERSE")
 
 
+@pytest.fixture(autouse=True)
+def isolated_data_dir(tmp_path, monkeypatch):
+    """Caches (API responses, universe) of one test never reach another test or the repo's data/."""
+    monkeypatch.setenv("SIGNALS_DATA_DIR", str(tmp_path / "data"))
+
+
 @pytest.fixture
 def warehouse_env(tmp_path, monkeypatch):
     """Every path the project writes points into tmp_path; no key leaks in from the machine."""

@@ -39,6 +39,7 @@ def raw_articles(context: AssetExecutionContext, news: StockNewsAPI, ticker_map:
         {
             "rows": len(articles),
             "api_calls": fetched.api_calls,
+            "cache_hits": fetched.cache_hits,
             "pages": fetched.pages,
             "distinct_tickers": int(distinct_tickers),
             "fetch_mode": fetched.fetch_mode,

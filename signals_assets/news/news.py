@@ -7,9 +7,10 @@ tested on their own and reused by the API client, the sample source and the test
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, Iterable, Mapping, Sequence
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -56,6 +57,7 @@ TICKER_COLUMNS = list(TICKER_DTYPES)
 
 ARTICLE_ID_LENGTH = 16
 REQUEST_DATE_FORMAT = "%m%d%Y"
+PROVIDER_ZONE = ZoneInfo("America/New_York")  # the zone of the provider's calendar dates
 
 
 def empty_articles() -> pd.DataFrame:
@@ -150,6 +152,17 @@ def request_date_range(week: Week) -> str:
     first = (week.start - timedelta(days=1)).date()
     last = week.end.date()
     return f"{first.strftime(REQUEST_DATE_FORMAT)}-{last.strftime(REQUEST_DATE_FORMAT)}"
+
+
+def request_range_ends_at(date_range: str) -> datetime:
+    """The instant a `date=MMDDYYYY-MMDDYYYY` request range has fully passed: midnight US Eastern
+    after its last (inclusive) date. The provider's calendar dates are US Eastern (see
+    `request_date_range`), so until then the range's last day is still being written to."""
+    try:
+        last = datetime.strptime(date_range.split("-")[1], REQUEST_DATE_FORMAT).date()
+    except (IndexError, ValueError):
+        raise ValueError(f"date range {date_range!r} is not MMDDYYYY-MMDDYYYY") from None
+    return datetime.combine(last + timedelta(days=1), time(0), tzinfo=PROVIDER_ZONE)
 
 
 def parse_tickers(items: Iterable[Mapping[str, Any]]) -> pd.DataFrame:

@@ -4,19 +4,27 @@ The API takes its key as a `token` query parameter, so every URL it sees carries
 Nothing here logs, raises or returns a URL or query that has not been redacted first, and
 requests' own exceptions (whose messages embed the full URL) are replaced by `StockNewsAPIError`s
 built from redacted text, raised outside the `except` block so the original is not chained.
+
+Responses of closed weeks are kept on disk (see `_ResponseCache`), so re-materializing a past week
+costs no API calls; the cache holds no token, neither in its file names nor in its contents.
 """
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import logging
+import os
 import random
 import re
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any, Literal, Mapping, Optional, Protocol, Sequence
 from urllib.parse import urlencode
 
@@ -27,6 +35,7 @@ from pydantic import Field, PrivateAttr
 
 from signals_assets.news import news, sample
 from signals_assets.partitions import Week
+from signals_assets.warehouse import data_dir
 
 API_KEY_ENV = "STOCKNEWS_API_KEY"
 BASE_URL_ENV = "STOCKNEWS_BASE_URL"
@@ -42,6 +51,12 @@ SAMPLE_FALLBACK_NOTICE = (
 PROGRESS_EVERY_S = 5.0  # per_ticker progress lines at most this often
 BODY_PREVIEW_CHARS = 200
 REDACTED = "***"
+CACHE_DIR_NAME = "stocknews_cache"  # under SIGNALS_DATA_DIR
+CACHE_FORMAT = 1
+# A request range is cached only once this long after it has passed: the provider may index an
+# article a little after its publication time, and an answer cached too early would miss it forever.
+CLOSED_GRACE = timedelta(hours=6)
+TICKERS_MAX_AGE = timedelta(days=1)  # the supported-ticker list changes slowly: ask at most daily
 _TOKEN_IN_TEXT = re.compile(r"(token=)[^&\s'\"]+", re.IGNORECASE)
 
 
@@ -68,6 +83,7 @@ class NewsFetch:
     truncated_streams: tuple[str, ...]  # streams stopped by page_cutoff while more pages were left
     items_received: int  # items in all pages, before window filter and deduplication
     seconds: float
+    cache_hits: int = 0  # pages read from the response cache instead of the API (not in api_calls)
 
     def summary(self) -> dict[str, Any]:
         """Plain values for Dagster metadata and log lines."""
@@ -76,6 +92,7 @@ class NewsFetch:
             "fetch_mode": self.fetch_mode,
             "articles": len(self.articles),
             "api_calls": self.api_calls,
+            "cache_hits": self.cache_hits,
             "pages": self.pages,
             "streams": self.streams,
             "truncated_streams": len(self.truncated_streams),
@@ -88,7 +105,8 @@ class NewsFetch:
 @dataclass
 class _CallStats:
     api_calls: int = 0
-    pages: int = 0
+    pages: int = 0  # pages received, from the API or the cache
+    cache_hits: int = 0
     by_status: Counter = field(default_factory=Counter)
 
 
@@ -141,6 +159,16 @@ class StockNewsAPI(ConfigurableResource):
         default=60,
         description="Longest wait between retries. A Retry-After longer than this fails the request instead.",
     )
+    cache_responses: bool = Field(
+        default=True,
+        description=f"Keep API answers on disk under SIGNALS_DATA_DIR/{CACHE_DIR_NAME}: a closed week's pages for "
+        "good (re-materializing it makes no API calls), the supported-ticker list for a day. Open weeks are "
+        "never cached. The token is in no cache file.",
+    )
+    refresh: bool = Field(
+        default=False,
+        description="Ask the API even where the cache has the answer, and rewrite the cache with what it says.",
+    )
 
     _session: Optional[requests.Session] = PrivateAttr(default=None)
 
@@ -187,6 +215,8 @@ class StockNewsAPI(ConfigurableResource):
                 f"it has no articles. Pick one of those weeks, or set {API_KEY_ENV} for real news."
             )
         date_range = news.request_date_range(week)
+        if isinstance(transport, _CachingTransport):
+            transport.describe_week(week.key, date_range)
         if self.fetch_mode == "per_ticker":
             items, truncated = self._fetch_per_ticker(transport, wanted, date_range, log, stats)
         else:
@@ -205,6 +235,7 @@ class StockNewsAPI(ConfigurableResource):
             truncated_streams=tuple(truncated),
             items_received=len(items),
             seconds=time.monotonic() - started,
+            cache_hits=stats.cache_hits,
         )
         self._log_result(log, week, result)
         return result
@@ -215,7 +246,8 @@ class StockNewsAPI(ConfigurableResource):
         stats = _CallStats()
         payload = self._transport(log, stats).get(TICKERS_DB_PATH, {})
         tickers = news.parse_tickers(payload["data"])
-        log.info(f"{len(tickers):,} supported tickers from {self.effective_source} ({stats.api_calls} API calls).")
+        cached = f", {stats.cache_hits} from the cache" if stats.cache_hits else ""
+        log.info(f"{len(tickers):,} supported tickers from {self.effective_source} ({stats.api_calls} API calls{cached}).")
         return tickers, stats.api_calls
 
     def sample_universe(self) -> pd.DataFrame:
@@ -236,7 +268,11 @@ class StockNewsAPI(ConfigurableResource):
                 f"source='stocknewsapi' needs an API key: set the environment variable {API_KEY_ENV}, "
                 "or use source='sample' for the packaged sample news."
             )
-        return _HttpTransport(self, key, self._http_session(), log, stats)
+        http = _HttpTransport(self, key, self._http_session(), log, stats)
+        if not self.cache_responses:
+            return http
+        cache = _ResponseCache(data_dir() / CACHE_DIR_NAME, self.base_url, key, log)
+        return _CachingTransport(http, cache, refresh=self.refresh, log=log, stats=stats)
 
     def _fetch_per_ticker(
         self, transport: _Transport, tickers: list[str], date_range: str, log: Any, stats: _CallStats
@@ -265,7 +301,8 @@ class StockNewsAPI(ConfigurableResource):
         log.info(
             f"Week {week.key} from {result.source} ({result.fetch_mode}): {len(result.articles):,} articles from "
             f"{result.items_received:,} items in {result.pages:,} pages, {result.api_calls:,} API calls"
-            f"{_by_status_text(result.requests_by_status)}, {result.seconds:.1f} s."
+            f"{_by_status_text(result.requests_by_status)}, {result.cache_hits:,} pages from the cache, "
+            f"{result.seconds:.1f} s."
         )
         if result.truncated_streams:
             shown = ", ".join(result.truncated_streams[:10])
@@ -333,6 +370,133 @@ class _SampleTransport:
         if problem is not None:
             raise StockNewsAPIError(f"The packaged sample news rejected request {path or '/'}?{urlencode(params)}: {problem}")
         self._stats.pages += 1
+        return payload
+
+
+def _now() -> datetime:
+    """The current time (a function, so tests can move the clock)."""
+    return datetime.now(timezone.utc)
+
+
+class _ResponseCache:
+    """Parsed JSON pages on disk, one gzip file per request: `<dir>/<date range>/<sha256>.json.gz`.
+
+    Layout: the date range subfolder is `YYYY-MM-DD_YYYY-MM-DD` (the request's `date`, so one week's
+    pages sit together and can be deleted together) or `undated` (the ticker list). The file name is
+    the sha256 of the request's key: base URL + endpoint path + every query parameter except the
+    token, sorted. The file holds {"format", "request" (that key), "fetched_at", "payload"}.
+
+    What may be cached (`rule`):
+    - a request with `date=MMDDYYYY-MMDDYYYY` whose range has fully passed: the provider's dates are
+      US Eastern, so the range ends at midnight US Eastern after its last date (news.request_range_ends_at;
+      a week's range is its UTC window widened by a day, so that is the Sunday 00:00 Eastern after the
+      window's end), plus CLOSED_GRACE for articles the provider indexes late. Such a week is closed:
+      nothing the API answers for it changes any more, so its pages are kept for good;
+    - the supported-ticker list, for TICKERS_MAX_AGE;
+    - nothing else: open weeks and relative dates (`last7days`) are always asked for again.
+    Unreadable or mismatched files are ignored with a warning (and overwritten by the fresh answer).
+    """
+
+    def __init__(self, directory: Path, base_url: str, secret: str, log: Any):
+        self.directory = directory
+        self._base_url = redact(base_url.rstrip("/"))
+        self._secret = secret
+        self._log = log
+
+    def rule(self, path: str, params: Mapping[str, Any]) -> tuple[str, timedelta | None] | None:
+        """(subfolder, max age or None for no expiry) when this request's answer may be kept, else None."""
+        date_range = params.get("date")
+        if date_range is None:
+            return ("undated", TICKERS_MAX_AGE) if path == TICKERS_DB_PATH else None
+        try:
+            ends_at = news.request_range_ends_at(str(date_range))
+        except ValueError:  # relative dates (today, last7days): never final
+            return None
+        if _now() < ends_at + CLOSED_GRACE:
+            return None
+        first, last = (datetime.strptime(part, news.REQUEST_DATE_FORMAT) for part in str(date_range).split("-"))
+        return f"{first:%Y-%m-%d}_{last:%Y-%m-%d}", None
+
+    def request_key(self, path: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        kept = {str(name): str(value) for name, value in params.items() if str(name).lower() != "token"}
+        return {"endpoint": self._base_url + path, "params": dict(sorted(kept.items()))}
+
+    def file_for(self, subfolder: str, request: Mapping[str, Any]) -> Path:
+        digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode("utf-8")).hexdigest()
+        return self.directory / subfolder / f"{digest}.json.gz"
+
+    def load(self, file: Path, request: Mapping[str, Any], max_age: timedelta | None) -> dict[str, Any] | None:
+        """The cached payload, or None when there is none, it expired, or it cannot be used."""
+        if not file.is_file():
+            return None
+        problem, expired = "", False
+        try:
+            entry = json.loads(gzip.decompress(file.read_bytes()))
+            payload = entry["payload"]
+            expired = max_age is not None and _now() - datetime.fromisoformat(entry["fetched_at"]) > max_age
+            if entry.get("format") != CACHE_FORMAT or entry.get("request") != request:
+                problem = "written for another request or by another version"
+            elif not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
+                problem = "no JSON object with a 'data' list inside"
+        except (OSError, EOFError, ValueError, TypeError, KeyError) as exc:  # gzip.BadGzipFile is an OSError
+            problem = f"{type(exc).__name__}: {exc}"
+        if problem:
+            self._log.warning(f"Ignoring unreadable Stock News API cache file {file} ({redact(problem, self._secret)}); "
+                              "asking the API again.")
+            return None
+        return None if expired else payload
+
+    def store(self, file: Path, request: Mapping[str, Any], payload: Mapping[str, Any]) -> None:
+        entry = {"format": CACHE_FORMAT, "request": request, "fetched_at": _now().isoformat(), "payload": payload}
+        text = json.dumps(entry, ensure_ascii=False)
+        if any(form in text for form in _secret_forms(self._secret)):
+            self._log.warning(f"Not caching the answer to {request['endpoint']}: it contains the API token.")
+            return
+        try:
+            file.parent.mkdir(parents=True, exist_ok=True)
+            # Written aside, then renamed: a crash never leaves a half-written file under the real name.
+            with tempfile.NamedTemporaryFile(dir=file.parent, suffix=".tmp", delete=False) as handle:
+                handle.write(gzip.compress(text.encode("utf-8"), compresslevel=1))  # 2.5x faster than 5, ~10% larger
+            os.replace(handle.name, file)
+        except OSError as exc:
+            self._log.warning(f"Could not write the Stock News API cache file {file} ({type(exc).__name__}: {exc}); "
+                              "carrying on without it.")
+
+
+class _CachingTransport:
+    """The HTTP transport behind the response cache: a cache hit is no API call (counted in cache_hits)."""
+
+    def __init__(self, http: "_HttpTransport", cache: _ResponseCache, *, refresh: bool, log: Any, stats: _CallStats):
+        self._http = http
+        self._cache = cache
+        self._refresh = refresh
+        self._log = log
+        self._stats = stats
+
+    def describe_week(self, week_key: str, date_range: str) -> None:
+        if self._cache.rule(NEWS_PATH, {"date": date_range}) is None:
+            self._log.info(f"Week {week_key} is still open (its request range {date_range} passes at "
+                           f"{news.request_range_ends_at(date_range) + CLOSED_GRACE:%Y-%m-%d %H:%M %Z} with a "
+                           f"{CLOSED_GRACE} grace): asking the API, caching nothing.")
+        else:
+            self._log.info(f"Week {week_key} is closed: API answers are kept in {self._cache.directory}"
+                           f"{' (refresh: asking the API again)' if self._refresh else ''}.")
+
+    def get(self, path: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        rule = self._cache.rule(path, params)
+        if rule is None:
+            return self._http.get(path, params)
+        subfolder, max_age = rule
+        request = self._cache.request_key(path, params)
+        file = self._cache.file_for(subfolder, request)
+        if not self._refresh:
+            payload = self._cache.load(file, request, max_age)
+            if payload is not None:
+                self._stats.cache_hits += 1
+                self._stats.pages += 1
+                return payload
+        payload = self._http.get(path, params)
+        self._cache.store(file, request, payload)
         return payload
 
 
@@ -463,9 +627,14 @@ class _TransportFailure:
 def redact(text: str, secret: str | None = None) -> str:
     """`text` with `token=...` values and the secret itself (plain or URL-encoded) replaced by ***."""
     if secret:
-        for form in {secret, urlencode({"": secret})[1:]}:
+        for form in _secret_forms(secret):
             text = text.replace(form, REDACTED)
     return _TOKEN_IN_TEXT.sub(rf"\g<1>{REDACTED}", text)
+
+
+def _secret_forms(secret: str) -> set[str]:
+    """The secret as written plainly, URL-encoded and inside a JSON string."""
+    return {secret, urlencode({"": secret})[1:], json.dumps(secret)[1:-1]}
 
 
 class _RedactTokenFilter(logging.Filter):
