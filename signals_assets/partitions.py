@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 import pandas as pd
-from dagster import WeeklyPartitionsDefinition
+from dagster import WeeklyPartitionsDefinition, asset
 
 FIRST_WEEK = "2019-03-02"  # Stock News API history starts in March 2019 (Premium plan).
 
@@ -89,3 +89,8 @@ def with_week_column(frame: pd.DataFrame, week: Week) -> pd.DataFrame:
     frame = frame.copy()
     frame.insert(0, PARTITION_COLUMN, pd.Series(week.week_start, index=frame.index, dtype="datetime64[us]"))
     return frame
+
+
+def weekly_asset(**asset_kwargs):
+    """`@asset` for a weekly table in the warehouse: the shared partitions and the partition column."""
+    return asset(partitions_def=weekly_partitions, metadata=PARTITION_METADATA, **asset_kwargs)

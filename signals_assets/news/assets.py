@@ -1,6 +1,5 @@
 """News ingestion and wrangling: raw_articles -> filtered_headlines -> aggregated_headlines."""
 
-
 import pandas as pd
 from dagster import (
     AssetCheckExecutionContext,
@@ -8,22 +7,19 @@ from dagster import (
     AssetExecutionContext,
     Config,
     MetadataValue,
-    asset,
     asset_check,
 )
 
 from signals_assets.news.headlines import aggregate_headlines, filter_headlines
 from signals_assets.news.resources import StockNewsAPI
-from signals_assets.partitions import PARTITION_METADATA, week_of, weekly_partitions, with_week_column
+from signals_assets.partitions import week_of, weekly_asset, weekly_partitions, with_week_column
 
 
 def _preview(frame: pd.DataFrame, columns: list[str]) -> MetadataValue:
     return MetadataValue.md(frame[columns].head(10).to_markdown(index=False))
 
 
-@asset(
-    partitions_def=weekly_partitions,
-    metadata=PARTITION_METADATA,
+@weekly_asset(
     group_name="ingestion",
     kinds={"duckdb", "pandas"},
 )
@@ -55,9 +51,7 @@ class FilteredHeadlinesConfig(Config):
     """Drop articles the provider labels Neutral, as the seed does (polarized news moves prices)."""
 
 
-@asset(
-    partitions_def=weekly_partitions,
-    metadata=PARTITION_METADATA,
+@weekly_asset(
     group_name="ingestion",
     kinds={"duckdb", "pandas"},
 )
@@ -83,9 +77,7 @@ def filtered_headlines(
     return headlines
 
 
-@asset(
-    partitions_def=weekly_partitions,
-    metadata=PARTITION_METADATA,
+@weekly_asset(
     group_name="sentiment",
     kinds={"duckdb", "pandas"},
 )

@@ -1,13 +1,12 @@
 """finbert_scores: FinBERT sentiment per ticker, every distinct headline scored once per model."""
 
-
 import time
 
 import pandas as pd
-from dagster import AssetExecutionContext, MetadataValue, asset
+from dagster import AssetExecutionContext, MetadataValue
 from dagster_duckdb import DuckDBResource
 
-from signals_assets.partitions import PARTITION_METADATA, week_of, weekly_partitions, with_week_column
+from signals_assets.partitions import week_of, weekly_asset, with_week_column
 from signals_assets.sentiment.headline_scores import (
     CACHE_TABLE,
     SCORE_COLUMNS,
@@ -22,9 +21,7 @@ from signals_assets.sentiment.resources import FinBERT
 from signals_assets.warehouse import SCHEMA
 
 
-@asset(
-    partitions_def=weekly_partitions,
-    metadata=PARTITION_METADATA,
+@weekly_asset(
     group_name="sentiment",
     kinds={"pytorch", "duckdb"},
     pool="gpu",

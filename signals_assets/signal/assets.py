@@ -1,6 +1,5 @@
 """scaled_signal and the checks that gate the submission: valid by Numerai's own rules."""
 
-
 import base64
 import io
 from typing import Literal
@@ -13,12 +12,11 @@ from dagster import (
     AssetExecutionContext,
     Config,
     MetadataValue,
-    asset,
     asset_check,
 )
 
 from signals_assets.news.resources import StockNewsAPI
-from signals_assets.partitions import PARTITION_COLUMN, PARTITION_METADATA, week_of, weekly_partitions, with_week_column
+from signals_assets.partitions import PARTITION_COLUMN, week_of, weekly_asset, weekly_partitions, with_week_column
 from signals_assets.signal.signal import build_scaled_signal
 from signals_assets.submission.resources import NumeraiSignals
 from signals_assets.submission.submission import SubmissionInvalid, build_submission, validate_submission
@@ -52,9 +50,7 @@ def _histogram_markdown(signal: pd.Series) -> MetadataValue:
     return MetadataValue.md(f"![signal histogram](data:image/png;base64,{encoded})")
 
 
-@asset(
-    partitions_def=weekly_partitions,
-    metadata=PARTITION_METADATA,
+@weekly_asset(
     group_name="signal",
     kinds={"duckdb", "pandas"},
 )

@@ -1,20 +1,17 @@
 """submission: the week's CSV, validated by Numerai's rules, uploaded only for the live week."""
 
-
 import pandas as pd
-from dagster import AssetExecutionContext, MetadataValue, asset
+from dagster import AssetExecutionContext, MetadataValue
 
 from signals_assets.news.resources import StockNewsAPI
-from signals_assets.partitions import PARTITION_METADATA, week_of, weekly_partitions, with_week_column
+from signals_assets.partitions import week_of, weekly_asset, with_week_column
 from signals_assets.submission.resources import NumeraiSignals
 from signals_assets.submission.submission import build_submission, validate_and_write_submission
 from signals_assets.tickers.assets import week_universe
 from signals_assets.warehouse import submissions_dir
 
 
-@asset(
-    partitions_def=weekly_partitions,
-    metadata=PARTITION_METADATA,
+@weekly_asset(
     group_name="signal",
     kinds={"numerai", "csv"},
 )

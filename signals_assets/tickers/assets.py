@@ -1,11 +1,10 @@
 """ticker_map: the Stock News API's tickers joined with the Numerai Signals universe."""
 
-
 import pandas as pd
-from dagster import AssetExecutionContext, MetadataValue, asset
+from dagster import AssetExecutionContext, MetadataValue
 
 from signals_assets.news.resources import StockNewsAPI
-from signals_assets.partitions import PARTITION_COLUMN, PARTITION_METADATA, week_of, weekly_partitions, with_week_column
+from signals_assets.partitions import PARTITION_COLUMN, week_of, weekly_asset, with_week_column
 from signals_assets.submission.resources import NumeraiSignals
 from signals_assets.tickers.tickers import build_ticker_map
 
@@ -21,9 +20,7 @@ def week_universe(news: StockNewsAPI, numerai: NumeraiSignals, log) -> pd.DataFr
     return numerai.universe(log=log)
 
 
-@asset(
-    partitions_def=weekly_partitions,
-    metadata=PARTITION_METADATA,
+@weekly_asset(
     group_name="ingestion",
     kinds={"duckdb", "pandas"},
 )
