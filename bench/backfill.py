@@ -27,21 +27,16 @@ from __future__ import annotations
 
 import argparse
 import email.utils
-import json
 import os
 import platform
 import re
 import shlex
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from datetime import datetime, timedelta, timezone
 from importlib import metadata as package_metadata
 from pathlib import Path
@@ -55,31 +50,27 @@ sys.path.insert(0, str(REPO))  # signals_assets_tests (the fake API, the tiny mo
 
 from signals_assets.news.sample import SAMPLE_WEEK_KEYS, sample_articles, sample_tickers, sample_universe  # noqa: E402
 from signals_assets.partitions import Week  # noqa: E402
+from signals_assets_tests.dagster_dev import (  # noqa: E402
+    BACKFILL_DONE,
+    LOCATION,
+    LOCK_ERRORS,
+    RUN_DONE,
+    TABLE_KEYS,
+    DagsterDev,
+    DagsterDevError,
+    count_lock_errors,
+    environment_without_secrets,
+    graphql,
+)
 from signals_assets_tests.stocknews_server import FAKE_TOKEN, FakeStockNewsAPI  # noqa: E402
 
 SECTION = "## 12-week backfill (bench/backfill.py)"
 BENCHMARKS = REPO / "BENCHMARKS.md"
-LOCATION, REPOSITORY, JOB = "signals_assets", "__repository__", "weekly_signal"
-TABLES = {  # table -> the key of one row within a week
-    "ticker_map": ["numerai_ticker"],
-    "raw_articles": ["article_id"],
-    "filtered_headlines": ["article_id", "numerai_ticker"],
-    "aggregated_headlines": ["numerai_ticker"],
-    "finbert_scores": ["numerai_ticker"],
-    "scaled_signal": ["numerai_ticker"],
-    "submission": ["numerai_ticker"],
-}
-LOCK_ERRORS = ("Could not set lock", "Conflicting lock")
-RUN_DONE = {"SUCCESS", "FAILURE", "CANCELED"}
-BACKFILL_DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
+REPOSITORY, JOB = "__repository__", "weekly_signal"
 EASTERN = ZoneInfo("America/New_York")
 PROSUS_LABELS = {0: "positive", 1: "negative", 2: "neutral"}
 # Dagster's run-retry daemon may launch a retry some seconds after a failure: wait this long for one.
 RETRY_GRACE_S = 90
-SECRET_ENV = (
-    "STOCKNEWS_API_KEY", "STOCKNEWS_BASE_URL", "NUMERAI_PUBLIC_ID", "NUMERAI_SECRET_KEY",
-    "NUMERAI_MODEL_NAME", "NUMERAI_UNIVERSE",
-)
 
 
 # ----- the weeks and their news -----
@@ -145,94 +136,6 @@ def build_model(directory: Path, bert_base: bool) -> Path:
     BertForSequenceClassification(config).eval().save_pretrained(directory)
     AutoTokenizer.from_pretrained(bert_uncased_vocab_file().parent).save_pretrained(directory)
     return directory
-
-
-# ----- dagster dev -----
-
-
-def graphql(url: str, query: str, variables: dict | None = None) -> dict:
-    request = urllib.request.Request(
-        f"{url}/graphql",
-        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            answer = json.load(response)
-    except urllib.error.HTTPError as error:  # GraphQL answers 400 with the reason in the body
-        raise RuntimeError(f"GraphQL HTTP {error.code}: {error.read()[:2000]!r}") from None
-    if answer.get("errors"):
-        raise RuntimeError(f"GraphQL errors: {answer['errors']}")
-    return answer["data"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def tail(path: Path, chars: int = 4000) -> str:
-    return path.read_text(errors="replace")[-chars:] if path.exists() else ""
-
-
-LOCATION_STATUS = """{ workspaceOrError { ... on Workspace { locationEntries {
-  name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
-
-
-def wait_until_served(process: subprocess.Popen, url: str, log: Path, timeout_s: float = 180) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"dagster dev exited with {process.returncode}:\n{tail(log)}")
-        try:
-            with urllib.request.urlopen(f"{url}/server_info", timeout=5):
-                pass
-            entries = graphql(url, LOCATION_STATUS)["workspaceOrError"]["locationEntries"]
-        except (urllib.error.URLError, ConnectionError, TimeoutError, KeyError, RuntimeError):
-            time.sleep(1)
-            continue
-        for entry in entries:
-            loaded = entry["locationOrLoadError"]
-            if entry["name"] == LOCATION and entry["loadStatus"] == "LOADED" and loaded:
-                if loaded["__typename"] == "PythonError":
-                    raise SystemExit(f"code location failed to load: {loaded['message']}")
-                return
-        time.sleep(1)
-    raise SystemExit(f"dagster dev did not serve {url} within {timeout_s} s:\n{tail(log)}")
-
-
-def processes_with_env(marker: str) -> list[int]:
-    pids, needle = [], marker.encode()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
-            try:
-                if needle in (entry / "environ").read_bytes():
-                    pids.append(int(entry.name))
-            except OSError:
-                continue
-    return pids
-
-
-def stop(process: subprocess.Popen, home: Path) -> None:
-    """SIGTERM dagster dev's process group, SIGKILL what is left (also anything carrying our DAGSTER_HOME)."""
-    for sig, wait_s in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            pass
-        try:
-            process.wait(timeout=wait_s)
-        except subprocess.TimeoutExpired:
-            pass
-    deadline = time.monotonic() + 10
-    while (leftovers := processes_with_env(f"DAGSTER_HOME={home}")) and time.monotonic() < deadline:
-        for pid in leftovers:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.5)
 
 
 # ----- launching and watching -----
@@ -329,19 +232,15 @@ def run_log_text(url: str, run_id: str) -> str:
             return "\n".join(lines)
 
 
-def count_lock_errors(text: str) -> int:
-    return sum(text.count(needle) for needle in LOCK_ERRORS)
-
-
 # ----- results -----
 
 
 def warehouse_rows(db_path: Path, weeks: list[str]) -> tuple[pd.DataFrame, list[str]]:
     """Rows per week (index) per table (columns), and what is wrong (missing weeks, duplicated rows)."""
     problems = []
-    counts = pd.DataFrame(0, index=weeks, columns=list(TABLES), dtype="int64")
+    counts = pd.DataFrame(0, index=weeks, columns=list(TABLE_KEYS), dtype="int64")
     with duckdb.connect(str(db_path), read_only=True) as connection:
-        for table, key in TABLES.items():
+        for table, key in TABLE_KEYS.items():
             rows = connection.execute(f"SELECT * FROM signals.{table}").fetchdf()
             per_week = rows.groupby(rows["week_start"].dt.strftime("%Y-%m-%d")).size()
             for week in weeks:
@@ -422,7 +321,7 @@ def main() -> int:
     print(f"{len(weeks)} weeks {weeks[0]} .. {weeks[-1]}, {len(articles)} articles, model {model_name}, work dir {workdir}")
 
     with FakeStockNewsAPI(articles, list(sample_tickers())) as api:
-        env = {name: value for name, value in os.environ.items() if name not in SECRET_ENV}
+        env = environment_without_secrets()
         env.update(
             DAGSTER_HOME=str(home),
             STOCKNEWS_API_KEY=FAKE_TOKEN,
@@ -434,25 +333,18 @@ def main() -> int:
             SIGNALS_OUTPUT_DIR=str(workdir / "submissions"),
             PYTHONUNBUFFERED="1",
         )
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        with log.open("wb") as output:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-                cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
         try:
-            wait_until_served(process, url, log)
-            print(f"dagster dev at {url}; launching the backfill ({args.launch})")
-            load_at_launch = os.getloadavg()[0]
-            started = time.time()
-            backfill_id = launch_cli(weeks, env, log) if args.launch == "cli" else launch_graphql(url, weeks)
-            print(f"backfill {backfill_id}: {len(weeks)} runs queued (max_concurrent_runs 1)")
-            runs = wait_for_runs(url, backfill_id, weeks, args.timeout)
-            event_log_locks = sum(count_lock_errors(run_log_text(url, run["runId"])) for run in runs)
-        finally:
-            stop(process, home)
+            with DagsterDev(home, env, log) as dev:
+                url = dev.url
+                print(f"dagster dev at {url}; launching the backfill ({args.launch})")
+                load_at_launch = os.getloadavg()[0]
+                started = time.time()
+                backfill_id = launch_cli(weeks, env, log) if args.launch == "cli" else launch_graphql(url, weeks)
+                print(f"backfill {backfill_id}: {len(weeks)} runs queued (max_concurrent_runs 1)")
+                runs = wait_for_runs(url, backfill_id, weeks, args.timeout)
+                event_log_locks = sum(count_lock_errors(run_log_text(url, run["runId"])) for run in runs)
+        except DagsterDevError as error:
+            raise SystemExit(str(error)) from None
         api_requests = len(api.requests)
 
     ended = max(run["endTime"] or 0 for run in runs)

@@ -76,10 +76,10 @@ def _choose_model(data_dir: Path) -> None:
     demo_model = _build_untrained_demo_model(data_dir / DEMO_MODEL_DIR)
     os.environ["FINBERT_MODEL"] = str(demo_model)
     print(
-        "\n*** The Hugging Face hub cannot be reached and FINBERT_MODEL is not set. ***\n"
-        f"*** This demo scores with an UNTRAINED FinBERT-shaped model ({demo_model}): ***\n"
-        "*** every step runs, but the sentiment and the signal are meaningless.      ***\n"
-        "*** For real scores: FINBERT_MODEL=/path/to/finbert make demo (see README).  ***\n"
+        "\nWARNING: the Hugging Face hub cannot be reached and FINBERT_MODEL is not set.\n"
+        f"WARNING: this demo scores with an UNTRAINED FinBERT-shaped model ({demo_model}):\n"
+        "WARNING: every step runs, but the sentiment and the signal are meaningless.\n"
+        "WARNING: for real scores run FINBERT_MODEL=/path/to/finbert make demo (see README).\n"
     )
 
 

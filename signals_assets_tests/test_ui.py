@@ -10,17 +10,9 @@ Screenshots go to each test's tmp dir; their paths are printed (`pytest -s` show
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +21,18 @@ import pandas as pd
 import pytest
 
 from signals_assets.partitions import Week, weekly_partitions
+from signals_assets_tests.dagster_dev import (
+    BACKFILL_DONE,
+    LOCATION,
+    RUN_DONE,
+    TABLE_KEYS,
+    DagsterDev,
+    DagsterDevError,
+    environment_without_secrets,
+    graphql,
+    lock_errors,
+    tail,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(
@@ -53,30 +57,11 @@ CHROMIUM_ARGS = [
     "--disable-extensions",
     "--no-first-run",
 ]
-# Nothing from the machine may switch the project to real services or leak a key into the UI.
-SECRET_ENV = (
-    "STOCKNEWS_API_KEY", "STOCKNEWS_BASE_URL", "NUMERAI_PUBLIC_ID", "NUMERAI_SECRET_KEY",
-    "NUMERAI_MODEL_NAME", "NUMERAI_UNIVERSE",
-)
-LOCATION = "signals_assets"
 REPOSITORY = "__repository__"
 JOB = "weekly_signal"
 UI_WEEK = "2026-11-07"  # the week the browser test materializes
 RUN_WEEK = "2026-10-10"  # test 2: one run of this week, then a backfill of the next three
 BACKFILL_WEEKS = ["2026-10-17", "2026-10-24", "2026-10-31"]
-# Every table of the graph, with the key that identifies one row within a week.
-TABLE_KEYS = {
-    "ticker_map": ["numerai_ticker"],
-    "raw_articles": ["article_id"],
-    "filtered_headlines": ["article_id", "numerai_ticker"],
-    "aggregated_headlines": ["numerai_ticker"],
-    "finbert_scores": ["numerai_ticker"],
-    "scaled_signal": ["numerai_ticker"],
-    "submission": ["numerai_ticker"],
-}
-LOCK_ERRORS = ("Could not set lock", "Conflicting lock")
-RUN_DONE = {"SUCCESS", "FAILURE", "CANCELED"}
-BACKFILL_DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 SERVER_START_TIMEOUT_S = 120
 RUN_TIMEOUT_S = 300
 DIALOG_TIMEOUT_MS = 120_000  # the launch dialog loads every partition of 7 assets first
@@ -94,105 +79,10 @@ class DagsterUI:
     log: Path
 
     def graphql(self, query: str, variables: dict | None = None) -> dict:
-        return graphql(self.url, query, variables)
+        return graphql(self.url, query, variables, timeout_s=30)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
-
-
-def graphql(url: str, query: str, variables: dict | None = None) -> dict:
-    request = urllib.request.Request(
-        f"{url}/graphql",
-        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            answer = json.load(response)
-    except urllib.error.HTTPError as error:  # GraphQL answers 400 with the reason in the body
-        raise AssertionError(f"GraphQL HTTP {error.code}: {error.read()[:2000]!r}") from None
-    if answer.get("errors"):
-        raise AssertionError(f"GraphQL errors: {answer['errors']}")
-    return answer["data"]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _tail(path: Path, chars: int = 6000) -> str:
-    return path.read_text(errors="replace")[-chars:] if path.exists() else "(no output)"
-
-
-def _processes_with_env(marker: str) -> list[int]:
-    """Pids of our processes whose environment holds `marker` (the unique DAGSTER_HOME)."""
-    pids = []
-    needle = marker.encode()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if needle in (entry / "environ").read_bytes():
-                pids.append(int(entry.name))
-        except OSError:  # gone, or not ours
-            continue
-    return pids
-
-
-def _stop(process: subprocess.Popen, home: Path) -> None:
-    """SIGTERM the whole process group (webserver, daemon, code servers, run workers), then SIGKILL
-    whatever is left, including anything that left the group but still carries our DAGSTER_HOME."""
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        pass
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    process.wait(timeout=10)
-    deadline = time.monotonic() + 10
-    while (leftovers := _processes_with_env(f"DAGSTER_HOME={home}")) and time.monotonic() < deadline:
-        for pid in leftovers:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.5)
-
-
-LOCATION_STATUS = """{ workspaceOrError { __typename ... on Workspace { locationEntries {
-  name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
-
-
-def _wait_until_served(process: subprocess.Popen, url: str, log: Path) -> None:
-    """server_info answers, then the code location is loaded (not an error)."""
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"dagster dev exited with {process.returncode}:\n{_tail(log)}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"dagster dev did not serve {url} within {SERVER_START_TIMEOUT_S} s:\n{_tail(log)}")
-        try:
-            with urllib.request.urlopen(f"{url}/server_info", timeout=5):
-                pass
-            entries = graphql(url, LOCATION_STATUS)["workspaceOrError"]["locationEntries"]
-        except (urllib.error.URLError, ConnectionError, TimeoutError, KeyError, AssertionError):
-            time.sleep(1)
-            continue
-        (entry,) = [entry for entry in entries if entry["name"] == LOCATION]
-        loaded = entry["locationOrLoadError"]
-        if entry["loadStatus"] == "LOADED" and loaded:
-            if loaded["__typename"] == "PythonError":
-                pytest.fail(f"code location {LOCATION} failed to load: {loaded['message']}")
-            return
-        time.sleep(1)
 
 
 @pytest.fixture(scope="module")
@@ -207,34 +97,22 @@ def dagster_ui(tmp_path_factory, tiny_finbert_dir):
     # launch dialog: mark it seen, as the UI's Skip button does (dagster/_core/nux.py).
     (home / ".nux").mkdir()
     (home / ".nux" / "nux.yaml").write_text("seen: 1\n")
-    env = {name: value for name, value in os.environ.items() if name not in SECRET_ENV}
+    env = environment_without_secrets()
     env.update(
-        DAGSTER_HOME=str(home),
         SIGNALS_DUCKDB_PATH=str(root / "warehouse.duckdb"),
         SIGNALS_DATA_DIR=str(root / "data"),
         SIGNALS_OUTPUT_DIR=str(root / "submissions"),
         FINBERT_MODEL=str(tiny_finbert_dir),
         PYTHONUNBUFFERED="1",
     )
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
     log = root / "dagster_dev.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-            cwd=REPO,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: teardown kills every child with it
-        )
     try:
-        _wait_until_served(process, url, log)
-        print(f"\ndagster dev at {url}, DAGSTER_HOME={home}, output in {log}")
-        yield DagsterUI(url, home, root / "warehouse.duckdb", root / "submissions", log)
-    finally:
-        _stop(process, home)
+        # Stopped on leaving the block (module teardown), with every process carrying this DAGSTER_HOME.
+        with DagsterDev(home, env, log, start_timeout_s=SERVER_START_TIMEOUT_S) as dev:
+            print(f"\ndagster dev at {dev.url}, DAGSTER_HOME={home}, output in {log}")
+            yield DagsterUI(dev.url, home, root / "warehouse.duckdb", root / "submissions", log)
+    except DagsterDevError as error:  # it did not come up: the log's tail says why
+        pytest.fail(str(error), pytrace=False)
 
 
 # ----- GraphQL helpers -----
@@ -271,7 +149,7 @@ def wait_for_run(ui: DagsterUI, run_id: str, timeout_s: float = RUN_TIMEOUT_S) -
     deadline = time.monotonic() + timeout_s
     while (status := run_status(ui, run_id)) not in RUN_DONE:
         if time.monotonic() > deadline:
-            pytest.fail(f"run {run_id} still {status} after {timeout_s} s:\n{_tail(ui.log)}")
+            pytest.fail(f"run {run_id} still {status} after {timeout_s} s:\n{tail(ui.log)}")
         time.sleep(2)
     return status
 
@@ -287,10 +165,6 @@ def run_messages(ui: DagsterUI, run_id: str) -> list[str]:
         cursor = page["cursor"]
         if not page["hasMore"]:
             return messages
-
-
-def lock_errors(text: str) -> list[str]:
-    return [line for line in text.splitlines() if any(error in line for error in LOCK_ERRORS)]
 
 
 # ----- the browser -----
@@ -367,7 +241,7 @@ def test_materialize_a_week_from_the_asset_graph_and_read_its_metadata(dagster_u
         time.sleep(1)
     (run,) = launched
     run_id = run["runId"]
-    assert wait_for_run(dagster_ui, run_id) == "SUCCESS", _tail(dagster_ui.log)
+    assert wait_for_run(dagster_ui, run_id) == "SUCCESS", tail(dagster_ui.log)
 
     page.goto(f"/runs/{run_id}")
     expect(page.get_by_text("Success", exact=True).first).to_be_visible()
@@ -450,7 +324,7 @@ def test_a_backfill_launched_while_a_run_is_in_flight_completes_every_week(dagst
         if state["status"] in BACKFILL_DONE and all(run["status"] in RUN_DONE for run in every_run):
             break
         if time.monotonic() > deadline:
-            pytest.fail(f"backfill {backfill_id} still {state['status']}, runs {every_run}:\n{_tail(dagster_ui.log)}")
+            pytest.fail(f"backfill {backfill_id} still {state['status']}, runs {every_run}:\n{tail(dagster_ui.log)}")
         time.sleep(3)
 
     assert state["status"] in {"COMPLETED", "COMPLETED_SUCCESS"}, state
