@@ -72,13 +72,18 @@ weekly_signal_job = define_asset_job(
 # Saturday 19:00 UTC, an hour after Numerai's Saturday round opens, for the week that just ended.
 weekly_signal_schedule = build_schedule_from_partitioned_job(weekly_signal_job, hour_of_day=19)
 
-defs = Definitions(
-    assets=load_assets_from_modules(ASSET_MODULES),
-    asset_checks=load_asset_checks_from_modules(ASSET_MODULES),
-    jobs=[weekly_signal_job],
-    schedules=[weekly_signal_schedule],
-    resources=build_resources(),
-    # Steps of a run share one process, in every job including the UI's "Materialize": DuckDB allows
-    # one writing process per file, and parallel step processes would contend for its lock.
-    executor=in_process_executor,
-)
+def build_definitions() -> Definitions:
+    """The code location, with resources configured from the environment as it is now."""
+    return Definitions(
+        assets=load_assets_from_modules(ASSET_MODULES),
+        asset_checks=load_asset_checks_from_modules(ASSET_MODULES),
+        jobs=[weekly_signal_job],
+        schedules=[weekly_signal_schedule],
+        resources=build_resources(),
+        # Steps of a run share one process, in every job including the UI's "Materialize": DuckDB allows
+        # one writing process per file, and parallel step processes would contend for its lock.
+        executor=in_process_executor,
+    )
+
+
+defs = build_definitions()

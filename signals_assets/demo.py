@@ -98,15 +98,15 @@ def main() -> int:
     home = _dagster_home()
     _choose_model(data_dir())
 
-    # Imported after FINBERT_MODEL is settled: definitions read the environment when they load.
     from dagster import DagsterInstance
 
-    from signals_assets.definitions import defs
+    from signals_assets.definitions import build_definitions
     from signals_assets.warehouse import duckdb_path, submissions_dir
 
     print(f"Materializing sample week {week.key} (signal date {week.friday}) through every asset...")
     with DagsterInstance.get() as instance:
-        result = defs.resolve_job_def("weekly_signal").execute_in_process(
+        # Built now, after FINBERT_MODEL is settled: resources read the environment when built.
+        result = build_definitions().resolve_job_def("weekly_signal").execute_in_process(
             partition_key=week.key, instance=instance, raise_on_error=False
         )
     if not result.success:

@@ -9,8 +9,10 @@ from signals_assets.submission.submission import validate_submission
 
 def test_demo_offline_runs_every_asset_and_says_the_model_is_untrained(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    for name in ("FINBERT_MODEL", "STOCKNEWS_API_KEY", "NUMERAI_PUBLIC_ID", "NUMERAI_SECRET_KEY", "DAGSTER_HOME"):
+    for name in ("STOCKNEWS_API_KEY", "NUMERAI_PUBLIC_ID", "NUMERAI_SECRET_KEY", "DAGSTER_HOME"):
         monkeypatch.delenv(name, raising=False)
+    # Empty, not deleted: the demo sets FINBERT_MODEL itself and monkeypatch must undo that afterwards.
+    monkeypatch.setenv("FINBERT_MODEL", "")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("SIGNALS_DUCKDB_PATH", str(tmp_path / "data" / "warehouse.duckdb"))
     monkeypatch.setenv("SIGNALS_OUTPUT_DIR", str(tmp_path / "data" / "submissions"))
