@@ -136,27 +136,30 @@ class StockNewsAPI(ConfigurableResource):
         description="'all_tickers': one paged stream from /category?section=alltickers (paid plans; fewest "
         "calls). 'per_ticker': one paged stream per ticker (works on every plan; one call per ticker at least).",
     )
-    items_per_page: int = Field(default=50, description="Articles per page (the API allows 1 to 50, 100 on some plans).")
+    items_per_page: int = Field(default=50, ge=1, le=100, description="Articles per page (the API allows 1 to 50, 100 on some plans).")
     page_cutoff: int = Field(
         default=10,
+        ge=1,
         description="Most pages read from one ticker's stream in per_ticker mode, to bound API calls (the seed's "
         "page_cutoff_point). A stream cut off with pages left is reported as a warning.",
     )
     all_tickers_page_cutoff: int = Field(
         default=1000,
+        ge=1,
         description="Most pages read from the single all_tickers stream (a week of every ticker's news runs to "
         "hundreds of pages). A stream cut off with pages left is reported as a warning.",
     )
-    connect_timeout_s: float = Field(default=10, description="Seconds to wait for a connection.")
-    read_timeout_s: float = Field(default=60, description="Seconds to wait for an answer once connected.")
+    connect_timeout_s: float = Field(default=10, gt=0, description="Seconds to wait for a connection.")
+    read_timeout_s: float = Field(default=60, gt=0, description="Seconds to wait for an answer once connected.")
     max_retries: int = Field(
-        default=5, description="Retries of a request answered 429 or 5xx, or failed to connect or time out."
+        default=5, ge=0, description="Retries of a request answered 429 or 5xx, or failed to connect or time out."
     )
     backoff_base_s: float = Field(
-        default=1.0, description="First retry waits about this long; each later retry doubles it (with jitter)."
+        default=1.0, ge=0, description="First retry waits about this long; each later retry doubles it (with jitter)."
     )
     backoff_max_s: float = Field(
         default=60,
+        ge=0,
         description="Longest wait between retries. A Retry-After longer than this fails the request instead.",
     )
     cache_responses: bool = Field(
@@ -257,7 +260,6 @@ class StockNewsAPI(ConfigurableResource):
     # ----- fetching -----
 
     def _transport(self, log: Any, stats: _CallStats) -> _Transport:
-        self._check_settings()
         if self.effective_source == "sample":
             if self.source == "auto":
                 log.info(SAMPLE_FALLBACK_NOTICE)
@@ -317,24 +319,6 @@ class StockNewsAPI(ConfigurableResource):
 
     def _key(self) -> str | None:
         return (self.api_key or "").strip() or None
-
-    def _check_settings(self) -> None:
-        problems = [
-            f"{name}={getattr(self, name)!r} ({rule})"
-            for name, ok, rule in (
-                ("items_per_page", 1 <= self.items_per_page <= 100, "1 to 100"),
-                ("page_cutoff", self.page_cutoff >= 1, "1 or more"),
-                ("all_tickers_page_cutoff", self.all_tickers_page_cutoff >= 1, "1 or more"),
-                ("max_retries", self.max_retries >= 0, "0 or more"),
-                ("connect_timeout_s", self.connect_timeout_s > 0, "more than 0"),
-                ("read_timeout_s", self.read_timeout_s > 0, "more than 0"),
-                ("backoff_base_s", self.backoff_base_s >= 0, "0 or more"),
-                ("backoff_max_s", self.backoff_max_s >= 0, "0 or more"),
-            )
-            if not ok
-        ]
-        if problems:
-            raise ValueError(f"StockNewsAPI settings out of range: {'; '.join(problems)}.")
 
 
 def _read_stream(transport: _Transport, path: str, params: Mapping[str, Any], max_pages: int) -> tuple[list[dict], bool]:
