@@ -1,4 +1,4 @@
-"""The weekly partitions every asset shares, and the calendar of one week.
+"""The calendar of one week (pure: no Dagster here; the partitions live in defs/partitions.py).
 
 A partition key is the Saturday that opens the window [Saturday 00:00 UTC, next Saturday 00:00 UTC).
 The week's signal date is the Friday before the window's end. No asset may use an article published
@@ -11,15 +11,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 import pandas as pd
-from dagster import WeeklyPartitionsDefinition, asset
 
 FIRST_WEEK = "2019-03-02"  # Stock News API history starts in March 2019 (Premium plan).
 
-weekly_partitions = WeeklyPartitionsDefinition(start_date=FIRST_WEEK, day_offset=6, timezone="UTC")
-
 # Column every partitioned table carries, so the DuckDB IO manager can replace one week's rows.
 PARTITION_COLUMN = "week_start"
-PARTITION_METADATA = {"partition_expr": PARTITION_COLUMN}
 
 
 @dataclass(frozen=True)
@@ -75,22 +71,8 @@ def latest_complete_week(now: datetime | None = None) -> Week:
     return Week.from_key((this_window_start - timedelta(days=7)).strftime("%Y-%m-%d"))
 
 
-def week_of(context) -> Week:
-    """The week a step computes, from its partition time window.
-
-    `context.partition_key` raises in a run over a partition range; the window works in both cases.
-    """
-    window = context.partition_time_window
-    return Week.from_window(window.start, window.end)
-
-
 def with_week_column(frame: pd.DataFrame, week: Week) -> pd.DataFrame:
     """`frame` with the partition column first, so the IO manager can replace exactly this week."""
     frame = frame.copy()
     frame.insert(0, PARTITION_COLUMN, pd.Series(week.week_start, index=frame.index, dtype="datetime64[us]"))
     return frame
-
-
-def weekly_asset(**asset_kwargs):
-    """`@asset` for a weekly table in the warehouse: the shared partitions and the partition column."""
-    return asset(partitions_def=weekly_partitions, metadata=PARTITION_METADATA, **asset_kwargs)

@@ -1,0 +1,55 @@
+"""Every environment variable the project reads: read here, and nowhere else.
+
+A resource field that a variable sets is declared `Field(default=from_env(NAME, default))`: the field's
+own default is `EnvVar(NAME)` when the variable is set where the code location loads, else the
+documented default. Because it is the field's default (not a value given when the resource is built),
+a run that changes any other field at launch (the Launchpad, `dagster asset materialize -c`) keeps it,
+and a secret is resolved when the run starts, never written into the run's config.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import dagster as dg
+
+# name -> what it sets (the README's settings table lists the same).
+VARIABLES = {
+    "STOCKNEWS_API_KEY": "Stock News API token; set: real news from the API, unset: the packaged sample news",
+    "STOCKNEWS_BASE_URL": "Stock News API base URL (a loopback stand-in in tests)",
+    "FINBERT_MODEL": "FinBERT hub id or local directory",
+    "FINBERT_REVISION": "hub branch, tag or commit of FINBERT_MODEL",
+    "FINBERT_LABEL_MAP": "logit index of each label for models named LABEL_0..",
+    "FINBERT_DEVICE": "auto, cpu, cuda or cuda:N",
+    "FINBERT_PRECISION": "auto, fp32, bf16, fp16 or int8",
+    "NUMERAI_PUBLIC_ID": "Numerai API public id (upload)",
+    "NUMERAI_SECRET_KEY": "Numerai API secret key (upload)",
+    "NUMERAI_MODEL_NAME": "the Signals model to submit as",
+    "NUMERAI_UNIVERSE": "the universe: a parquet/csv file, 'live' (Numerai's live.parquet) or 'sample'",
+    "SIGNALS_DUCKDB_PATH": "the DuckDB warehouse file",
+    "SIGNALS_DATA_DIR": "caches: API responses, Numerai files",
+    "SIGNALS_OUTPUT_DIR": "submission CSVs",
+}
+
+
+def is_set(name: str) -> bool:
+    if name not in VARIABLES:
+        raise KeyError(f"{name} is not one of the project's environment variables ({', '.join(VARIABLES)}).")
+    return bool(os.environ.get(name, "").strip())
+
+
+def from_env(name: str, default: Any = None) -> Any:
+    """A resource field's default: `EnvVar(name)` when the variable is set, else `default`."""
+    return dg.EnvVar(name) if is_set(name) else default
+
+
+def uses_sample_news() -> bool:
+    """No Stock News API key: the packaged sample news (and, unless NUMERAI_UNIVERSE says otherwise,
+    the sample universe that goes with it)."""
+    return not is_set("STOCKNEWS_API_KEY")
+
+
+def universe_default() -> Any:
+    """NUMERAI_UNIVERSE when set; else the sample universe with the sample news, Numerai's live one with real news."""
+    return from_env("NUMERAI_UNIVERSE", "sample" if uses_sample_news() else "live")
