@@ -5,9 +5,8 @@ BIN := $(VENV)/bin
 # The CPU wheel keeps CI and laptops off a multi-GB CUDA download. GPU users: `make TORCH="torch"`
 # (or any CUDA build of torch >= 2.4 installed into .venv beforehand; an installed torch is kept).
 TORCH ?= torch==2.13.0
-export SIGNALS_DUCKDB_PATH ?= data/warehouse.duckdb
 
-.PHONY: install install-dev demo test ui bench clean
+.PHONY: install install-dev demo test lint ui bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,12 +28,19 @@ install-dev: $(VENV)/.installed-dev
 demo: install
 	$(BIN)/python -m signals_assets.demo
 
-test: install-dev
+# Lint and format check, the definitions as dg loads them, then the tests.
+test: install-dev lint
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg check defs
 	$(BIN)/python -m pytest
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 ui: install
 	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/.dagster_home} && mkdir -p $$DAGSTER_HOME && \
 	  cp -n dagster.yaml $$DAGSTER_HOME/dagster.yaml && \
+	  DAGSTER_HOME=$$DAGSTER_HOME $(BIN)/dagster instance migrate >/dev/null && \
 	  DAGSTER_HOME=$$DAGSTER_HOME $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $${PORT:-3000}
 
 bench: install-dev

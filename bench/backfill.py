@@ -49,7 +49,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # signals_assets_tests (the fake API, the tiny model) is not installed
 
 from signals_assets.news.sample import SAMPLE_WEEK_KEYS, sample_articles, sample_tickers, sample_universe  # noqa: E402
-from signals_assets.partitions import Week  # noqa: E402
+from signals_assets.weeks import Week  # noqa: E402
 from signals_assets_tests.dagster_dev import (  # noqa: E402
     BACKFILL_DONE,
     LOCATION,
@@ -120,22 +120,15 @@ def _week_key_of(instant: datetime) -> str:
 
 
 def build_model(directory: Path, bert_base: bool) -> Path:
-    if not bert_base:
-        from signals_assets_tests.tiny_finbert import build_tiny_finbert
+    from signals_assets_tests.tiny_finbert import bert_uncased_vocab_file, build_tiny_finbert
 
+    if not bert_base:
         return build_tiny_finbert(directory, PROSUS_LABELS, favour=None)
     # bert-base (12 layers, hidden 768) with ProsusAI/finbert's labels and the bert-base-uncased
     # tokenizer, random weights: FinBERT's compute without downloading it.
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+    from signals_assets.sentiment.untrained_model import build_untrained_model
 
-    from signals_assets_tests.tiny_finbert import bert_uncased_vocab_file
-
-    torch.manual_seed(0)
-    config = BertConfig(num_labels=3, id2label=PROSUS_LABELS, label2id={v: k for k, v in PROSUS_LABELS.items()})
-    BertForSequenceClassification(config).eval().save_pretrained(directory)
-    AutoTokenizer.from_pretrained(bert_uncased_vocab_file().parent).save_pretrained(directory)
-    return directory
+    return build_untrained_model(directory, PROSUS_LABELS, vocabulary=bert_uncased_vocab_file().parent)
 
 
 # ----- launching and watching -----
@@ -158,8 +151,18 @@ def tag(run: dict, key: str) -> str | None:
 
 def launch_cli(weeks: list[str], env: dict, log: Path) -> str:
     command = [
-        sys.executable, "-m", "dagster", "job", "backfill", "-w", "workspace.yaml", "--job", JOB,
-        "--partitions", ",".join(weeks), "--noprompt",
+        sys.executable,
+        "-m",
+        "dagster",
+        "job",
+        "backfill",
+        "-w",
+        "workspace.yaml",
+        "--job",
+        JOB,
+        "--partitions",
+        ",".join(weeks),
+        "--noprompt",
     ]
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     with log.open("a") as output:
@@ -175,11 +178,13 @@ def launch_graphql(url: str, weeks: list[str]) -> str:
     answer = graphql(
         url,
         LAUNCH_BACKFILL,
-        {"params": {
-            "selector": {"partitionSetName": f"{JOB}_partition_set", "repositorySelector": repository},
-            "partitionNames": weeks,
-            "fromFailure": False,
-        }},
+        {
+            "params": {
+                "selector": {"partitionSetName": f"{JOB}_partition_set", "repositorySelector": repository},
+                "partitionNames": weeks,
+                "fromFailure": False,
+            }
+        },
     )["launchPartitionBackfill"]
     if answer["__typename"] != "LaunchBackfillSuccess":
         raise SystemExit(f"launchPartitionBackfill failed: {answer}")
@@ -250,9 +255,13 @@ def warehouse_rows(db_path: Path, weeks: list[str]) -> tuple[pd.DataFrame, list[
             duplicated = int(rows.duplicated(["week_start", *key]).sum())
             if duplicated:
                 problems.append(f"signals.{table} has {duplicated} duplicated rows per (week_start, {', '.join(key)})")
-        scored = connection.execute("SELECT count(*), count(DISTINCT headline_id) FROM signals.headline_scores").fetchone()
+        scored = connection.execute(
+            "SELECT count(*), count(DISTINCT headline_id) FROM signals.headline_scores"
+        ).fetchone()
     counts.index.name = "week"
-    return counts, problems + ([f"headline_scores duplicates {scored[0] - scored[1]} headlines"] if scored[0] != scored[1] else [])
+    return counts, problems + (
+        [f"headline_scores duplicates {scored[0] - scored[1]} headlines"] if scored[0] != scored[1] else []
+    )
 
 
 def machine() -> str:
@@ -316,9 +325,13 @@ def main() -> int:
         model, model_name = args.model.resolve(), str(args.model)
     else:
         model = build_model(workdir / ("bert-base-finbert" if args.bert_base else "tiny-finbert"), args.bert_base)
-        model_name = "bert-base shaped FinBERT (random weights)" if args.bert_base else "tiny FinBERT (2 layers, hidden 32)"
+        model_name = (
+            "bert-base shaped FinBERT (random weights)" if args.bert_base else "tiny FinBERT (2 layers, hidden 32)"
+        )
     articles = synthetic_articles(weeks)
-    print(f"{len(weeks)} weeks {weeks[0]} .. {weeks[-1]}, {len(articles)} articles, model {model_name}, work dir {workdir}")
+    print(
+        f"{len(weeks)} weeks {weeks[0]} .. {weeks[-1]}, {len(articles)} articles, model {model_name}, work dir {workdir}"
+    )
 
     with FakeStockNewsAPI(articles, list(sample_tickers())) as api:
         env = environment_without_secrets()
@@ -355,8 +368,7 @@ def main() -> int:
     statuses = [run["status"] for run in runs]
     retries = sum(1 for run in runs if tag(run, "dagster/parent_run_id") or tag(run, "dagster/retry_number"))
     compute_log_locks = sum(
-        count_lock_errors(path.read_text(errors="replace"))
-        for path in (home / "storage").rglob("*") if path.is_file()
+        count_lock_errors(path.read_text(errors="replace")) for path in (home / "storage").rglob("*") if path.is_file()
     )
     output_locks = count_lock_errors(log.read_text(errors="replace"))
     lock_total = event_log_locks + compute_log_locks + output_locks
@@ -394,9 +406,11 @@ def main() -> int:
                 f"- Instance: the repository's dagster.yaml (QueuedRunCoordinator, `max_concurrent_runs: 1`, pools "
                 f"`default_limit: 1`, run retries 2) in a fresh DAGSTER_HOME; `dagster dev` (webserver + daemon); "
                 f"job `{JOB}` (in-process executor)",
-                f"- Launched with: " + (
+                "- Launched with: "
+                + (
                     f"`dagster job backfill -w workspace.yaml --job {JOB} --partitions {weeks[0]},...,{weeks[-1]} --noprompt`"
-                    if args.launch == "cli" else "GraphQL `launchPartitionBackfill` against the webserver (as the UI does)"
+                    if args.launch == "cli"
+                    else "GraphQL `launchPartitionBackfill` against the webserver (as the UI does)"
                 ),
                 f"- Data: {len(weeks)} weeks {weeks[0]} .. {weeks[-1]} served by FakeStockNewsAPI on loopback "
                 f"({len(articles)} articles: the sample's 5 weeks plus {len(weeks) - len(set(weeks) & set(SAMPLE_WEEK_KEYS))} "

@@ -38,7 +38,8 @@ import sys
 import threading
 import time
 from collections import Counter
-from datetime import datetime, time as clock_time, timedelta
+from datetime import datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -74,10 +75,33 @@ NAME_WORDS = (
     "Evergreen Horizon Keystone Lakeside Redwood Riverstone Sentinel Titan Vanguard Zenith Aurora Bluewater"
 ).split()
 NAME_KINDS = "Holdings Group Technologies Therapeutics Energy Bancorp Industries Systems Pharmaceuticals Brands".split()
-SECTORS = ("Technology", "Healthcare", "Financial", "Energy", "Industrials", "Consumer Cyclical",
-           "Consumer Defensive", "Utilities", "Real Estate", "Basic Materials", "Communication Services")
-SOURCES = ("Reuters", "Bloomberg", "Benzinga", "Zacks Investment Research", "Seeking Alpha", "The Motley Fool",
-           "CNBC", "MarketWatch", "Barrons", "Business Wire", "PRNewsWire", "GlobeNewsWire")
+SECTORS = (
+    "Technology",
+    "Healthcare",
+    "Financial",
+    "Energy",
+    "Industrials",
+    "Consumer Cyclical",
+    "Consumer Defensive",
+    "Utilities",
+    "Real Estate",
+    "Basic Materials",
+    "Communication Services",
+)
+SOURCES = (
+    "Reuters",
+    "Bloomberg",
+    "Benzinga",
+    "Zacks Investment Research",
+    "Seeking Alpha",
+    "The Motley Fool",
+    "CNBC",
+    "MarketWatch",
+    "Barrons",
+    "Business Wire",
+    "PRNewsWire",
+    "GlobeNewsWire",
+)
 TOPICS = ("earnings", "paywall", "upgrade", "downgrade", "M&A", "dividend", "guidance")
 
 
@@ -87,12 +111,11 @@ TOPICS = ("earnings", "paywall", "upgrade", "downgrade", "M&A", "dividend", "gui
 def synthetic_week(week_key: str, n_articles: int, n_tickers: int, seed: int = 0) -> dict:
     """API items for the week's request range, the API's ticker list, and the universe's tickers."""
     import numpy as np
-
-    from signals_assets.news import news
-    from signals_assets.partitions import Week
-    from signals_assets.tickers.tickers import numerai_ticker_for
-
     import pandas as pd
+
+    from signals_assets.news.articles import request_date_range
+    from signals_assets.news.ticker_map import numerai_ticker_for
+    from signals_assets.weeks import Week
 
     week = Week.from_key(week_key)
     rng, np_rng = random.Random(seed), np.random.default_rng(seed)
@@ -115,24 +138,26 @@ def synthetic_week(week_key: str, n_articles: int, n_tickers: int, seed: int = 0
     for n, instant in enumerate(instants):
         article_tickers = [tickers[index] for index in dict.fromkeys(picks[n, : sizes[n]].tolist())]
         title = _headline(rng, words, short_names[article_tickers[0]], titles)
-        items.append({
-            "news_url": f"https://news.invalid/{week_key}/{n:06d}",
-            "image_url": f"https://news.invalid/images/{n:06d}.jpg",
-            "title": title,
-            "text": f"{title}. " + " ".join(rng.choice(words) for _ in range(rng.randint(15, 40))) + ".",
-            "source_name": rng.choice(SOURCES),
-            "date": news_date(instant),
-            "topics": rng.sample(TOPICS, rng.choice((0, 0, 1, 2))),
-            "sentiment": str(labels[n]),
-            "type": "Article",
-            "tickers": article_tickers,
-        })
+        items.append(
+            {
+                "news_url": f"https://news.invalid/{week_key}/{n:06d}",
+                "image_url": f"https://news.invalid/images/{n:06d}.jpg",
+                "title": title,
+                "text": f"{title}. " + " ".join(rng.choice(words) for _ in range(rng.randint(15, 40))) + ".",
+                "source_name": rng.choice(SOURCES),
+                "date": news_date(instant),
+                "topics": rng.sample(TOPICS, rng.choice((0, 0, 1, 2))),
+                "sentiment": str(labels[n]),
+                "type": "Article",
+                "tickers": article_tickers,
+            }
+        )
     universe = pd.Series(symbols, dtype="string")
     numerai = numerai_ticker_for(universe)
     mentions = Counter(ticker for item in items for ticker in item["tickers"])
     return {
         "week": week,
-        "date_range": news.request_date_range(week),
+        "date_range": request_date_range(week),
         "items": items,
         "listed": listed,
         "universe": pd.DataFrame({"numerai_ticker": numerai, "bloomberg_ticker": numerai}),
@@ -154,10 +179,10 @@ def _publication_instants(week, n_window: int, np_rng) -> list:
     import numpy as np
     import pandas as pd
 
-    from signals_assets.news import news
+    from signals_assets.news.articles import request_date_range
 
     # The client's request range, MMDDYYYY-MMDDYYYY inclusive, in the provider's (US Eastern) dates.
-    first, last = (datetime.strptime(part, "%m%d%Y").date() for part in news.request_date_range(week).split("-"))
+    first, last = (datetime.strptime(part, "%m%d%Y").date() for part in request_date_range(week).split("-"))
     starts = pd.Timestamp(datetime.combine(first, clock_time(), EASTERN))
     ends = pd.Timestamp(datetime.combine(last + timedelta(days=1), clock_time(), EASTERN))
     minutes = pd.date_range(starts.tz_convert("UTC"), ends.tz_convert("UTC"), freq="min", inclusive="left")
@@ -166,8 +191,10 @@ def _publication_instants(week, n_window: int, np_rng) -> list:
     weight = np.where(weekday < 5, np.where((hour >= 6) & (hour < 20), 1.0, 0.25), 0.15)
     inside = np.asarray((minutes >= pd.Timestamp(week.start)) & (minutes < pd.Timestamp(week.end)))
     n_edge = round(n_window * weight[~inside].sum() / weight[inside].sum())
-    chosen = [np_rng.choice(np.flatnonzero(mask), size=count, p=weight[mask] / weight[mask].sum())
-              for mask, count in ((inside, n_window), (~inside, n_edge))]
+    chosen = [
+        np_rng.choice(np.flatnonzero(mask), size=count, p=weight[mask] / weight[mask].sum())
+        for mask, count in ((inside, n_window), (~inside, n_edge))
+    ]
     seconds = pd.to_timedelta(np_rng.integers(0, 60, size=n_window + n_edge), unit="s")
     instants = minutes[np.concatenate(chosen)] + seconds
     return sorted(instant.to_pydatetime() for instant in instants)
@@ -187,8 +214,16 @@ def _symbols(rng: random.Random, count: int) -> list[str]:
 def _ticker_item(symbol: str, rng: random.Random) -> dict:
     kind = rng.choice(NAME_KINDS)
     name = f"{rng.choice(NAME_WORDS)} {rng.choice(NAME_WORDS)} {kind} {rng.choice(('Inc.', 'Corp.', 'Ltd.', 'plc'))}"
-    return {"ticker": symbol, "name": name, "country": "USA", "industry": kind, "sector": rng.choice(SECTORS),
-            "exchange": rng.choice(("NYSE", "NASDAQ")), "has_news": True, "ipo_date": ""}
+    return {
+        "ticker": symbol,
+        "name": name,
+        "country": "USA",
+        "industry": kind,
+        "sector": rng.choice(SECTORS),
+        "exchange": rng.choice(("NYSE", "NASDAQ")),
+        "has_news": True,
+        "ipo_date": "",
+    }
 
 
 def _vocabulary() -> list[str]:
@@ -205,7 +240,9 @@ def _headline(rng: random.Random, words: list[str], company: str, taken: set[str
         count = rng.randint(6, 22) - len(company.split())
         body = [rng.choice(FINANCE_WORDS) if rng.random() < 0.5 else rng.choice(words) for _ in range(count)]
         if rng.random() < 0.2:
-            body[rng.randrange(count)] = rng.choice((f"{rng.randint(2, 40)}%", f"${rng.randint(1, 99)}.{rng.randint(1, 9)}bn"))
+            body[rng.randrange(count)] = rng.choice(
+                (f"{rng.randint(2, 40)}%", f"${rng.randint(1, 99)}.{rng.randint(1, 9)}bn")
+            )
         title = f"{company} {' '.join(body)}"
         title = title[0].upper() + title[1:]
         if title not in taken:
@@ -236,7 +273,9 @@ class LoopbackAPI:
     def __init__(self, week: dict, latency_s: float):
         context = multiprocessing.get_context("spawn")  # no fork of a process that holds torch threads
         self._connection, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(week["items"], week["listed"], latency_s, child), daemon=True)
+        self.process = context.Process(
+            target=_serve, args=(week["items"], week["listed"], latency_s, child), daemon=True
+        )
         self.process.start()
         self.base_url = self._connection.recv()
 
@@ -307,7 +346,7 @@ class MemorySampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> "MemorySampler":
+    def __enter__(self) -> MemorySampler:
         self._thread.start()
         return self
 
@@ -331,11 +370,12 @@ class MemorySampler:
 
 def materialize_week(week_key: str, resources: dict, profile_to: Path | None = None) -> dict:
     """Every asset and check of the week in one in-process run, measured step by step."""
-    from dagster import DagsterInstance, load_asset_checks_from_modules, load_assets_from_modules, materialize
+    from dagster import DagsterInstance, materialize
 
-    from signals_assets.definitions import ASSET_MODULES
+    from signals_assets.definitions import build_definitions
 
-    graph = [*load_assets_from_modules(ASSET_MODULES), *load_asset_checks_from_modules(ASSET_MODULES)]
+    definitions = build_definitions()
+    graph = [*definitions.assets, *definitions.asset_checks]
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     profiler = None
     if profile_to is not None:
@@ -349,8 +389,14 @@ def materialize_week(week_key: str, resources: dict, profile_to: Path | None = N
             started = time.time()
             if profiler is not None:
                 profiler.enable()
-            result = materialize(graph, partition_key=week_key, resources=resources, instance=instance,
-                                 run_config=quiet, raise_on_error=False)
+            result = materialize(
+                graph,
+                partition_key=week_key,
+                resources=resources,
+                instance=instance,
+                run_config=quiet,
+                raise_on_error=False,
+            )
             if profiler is not None:
                 profiler.disable()
             ended = time.time()
@@ -369,16 +415,24 @@ def materialize_week(week_key: str, resources: dict, profile_to: Path | None = N
     if profiler is not None:
         profiler.dump_stats(profile_to)
     metadata = {  # plain values only (no previews, tables or schemas)
-        event.asset_key.to_user_string(): {key: value.value for key, value in event.materialization.metadata.items()
-                                           if isinstance(value.value, (int, float, str, bool)) and key != "preview"}
+        event.asset_key.to_user_string(): {
+            key: value.value
+            for key, value in event.materialization.metadata.items()
+            if isinstance(value.value, (int, float, str, bool)) and key != "preview"
+        }
         for event in result.get_asset_materialization_events()
     }
     checks = {evaluation.check_name: evaluation.passed for evaluation in result.get_asset_check_evaluations()}
     return {
-        "success": result.success, "seconds": ended - started, "steps": steps, "metadata": metadata, "checks": checks,
+        "success": result.success,
+        "seconds": ended - started,
+        "steps": steps,
+        "metadata": metadata,
+        "checks": checks,
         # CPU seconds of this process (all its threads) and its children: with 2 cores, at most 2 x seconds.
         # Well under that while the scorer runs means other processes took the cores (see the load averages).
-        "cpu_seconds": sum(cpu[:4]) - sum(cpu_before[:4]), "load_average": [load_before[0], os.getloadavg()[0]],
+        "cpu_seconds": sum(cpu[:4]) - sum(cpu_before[:4]),
+        "load_average": [load_before[0], os.getloadavg()[0]],
         "peak_rss": _peak_rss() if exact else max((rss for _, rss in sampler.samples), default=0),
         "peak_rss_exact": exact,
     }
@@ -387,21 +441,27 @@ def materialize_week(week_key: str, resources: dict, profile_to: Path | None = N
 def fetch_in_both_modes(week: dict, api: LoopbackAPI, tickers: list[str], directory: Path) -> dict:
     """raw_articles' fetch in each mode against the server, twice (the second from the response cache),
     each mode with an empty cache of its own."""
-    from signals_assets.news.resources import StockNewsAPI
+    from signals_assets.defs.ingestion.resources import StockNewsAPI
 
     modes = {}
     for mode in ("all_tickers", "per_ticker"):
-        os.environ["SIGNALS_DATA_DIR"] = str(directory / f"fetch-{mode}")
-        client = StockNewsAPI(api_key=TOKEN, base_url=api.base_url, source="stocknewsapi", fetch_mode=mode)
+        cache_dir = directory / f"fetch-{mode}"
+        client = StockNewsAPI(api_key=TOKEN, base_url=api.base_url, fetch_mode=mode)
         runs = []
         for _ in range(2):
             before = sum(api.requests().values())
             started = time.perf_counter()
-            fetched = client.fetch_week(week["week"], tickers, log=_QuietLog())
-            runs.append({"server_requests": sum(api.requests().values()) - before, "api_calls": fetched.api_calls,
-                         "cache_hits": getattr(fetched, "cache_hits", 0), "articles": len(fetched.articles),
-                         "truncated_streams": len(fetched.truncated_streams),
-                         "seconds": round(time.perf_counter() - started, 2)})
+            fetched = client.fetch_week(week["week"], tickers, cache_dir, _QuietLog())
+            runs.append(
+                {
+                    "server_requests": sum(api.requests().values()) - before,
+                    "api_calls": fetched.api_calls,
+                    "cache_hits": getattr(fetched, "cache_hits", 0),
+                    "articles": len(fetched.articles),
+                    "truncated_streams": len(fetched.truncated_streams),
+                    "seconds": round(time.perf_counter() - started, 2),
+                }
+            )
         modes[mode] = {"first": runs[0], "again": runs[1]}
     return modes
 
@@ -419,24 +479,35 @@ def call_bounds(week: dict, tickers: list[str]) -> dict[str, int]:
     ticker plus the extra pages of tickers with more than 50 articles."""
     returned = len(week["items"])
     extra_pages = sum(max(0, math.ceil(week["mentions"].get(ticker, 0) / PER_PAGE) - 1) for ticker in tickers)
-    return {"all_tickers": math.ceil(returned / PER_PAGE) + 2, "per_ticker": len(tickers) + extra_pages,
-            "articles_returned": returned, "extra_pages": extra_pages}
+    return {
+        "all_tickers": math.ceil(returned / PER_PAGE) + 2,
+        "per_ticker": len(tickers) + extra_pages,
+        "articles_returned": returned,
+        "extra_pages": extra_pages,
+    }
 
 
 # ----- report -----
 
 
 def machine() -> dict:
-    info = {"python": platform.python_version(), "cpus_usable": len(os.sched_getaffinity(0))
-            if hasattr(os, "sched_getaffinity") else os.cpu_count()}
+    info = {
+        "python": platform.python_version(),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+    }
     try:
         lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
         fields = dict(line.split(":", 1) for line in lscpu.splitlines() if ":" in line)
         for name in ("Model name", "CPU(s)", "Thread(s) per core", "Flags"):
             if name in fields:
                 value = fields[name].strip()
-                info[name] = " ".join(flag for flag in value.split() if flag.startswith(("avx512_bf16", "avx512_vnni", "amx", "avx2"))) \
-                    if name == "Flags" else value
+                info[name] = (
+                    " ".join(
+                        flag for flag in value.split() if flag.startswith(("avx512_bf16", "avx512_vnni", "amx", "avx2"))
+                    )
+                    if name == "Flags"
+                    else value
+                )
     except (OSError, subprocess.CalledProcessError):
         info["Model name"] = platform.processor()
     try:
@@ -453,14 +524,18 @@ def mib(value: int | None) -> str:
 
 
 def print_run(title: str, run: dict, server_requests: Counter) -> None:
-    print(f"\n{title}: {'ok' if run['success'] else 'FAILED'} in {run['seconds']:.1f} s ({run['cpu_seconds']:.0f} CPU s; "
-          f"1-min load average {run['load_average'][0]:.1f} before, {run['load_average'][1]:.1f} after), peak RSS "
-          f"{mib(run['peak_rss'])} ({'VmHWM' if run['peak_rss_exact'] else 'sampled'}); server requests: "
-          f"{sum(server_requests.values())} {dict(server_requests)}")
+    print(
+        f"\n{title}: {'ok' if run['success'] else 'FAILED'} in {run['seconds']:.1f} s ({run['cpu_seconds']:.0f} CPU s; "
+        f"1-min load average {run['load_average'][0]:.1f} before, {run['load_average'][1]:.1f} after), peak RSS "
+        f"{mib(run['peak_rss'])} ({'VmHWM' if run['peak_rss_exact'] else 'sampled'}); server requests: "
+        f"{sum(server_requests.values())} {dict(server_requests)}"
+    )
     print(f"  {'step':58s} {'seconds':>8s} {'share':>6s} {'peak RSS':>10s}")
     for key, step in sorted(run["steps"].items(), key=lambda item: item[1].get("start", 0)):
-        print(f"  {key:58s} {step['seconds']:8.2f} {step['seconds'] / run['seconds']:6.1%} {mib(step['peak_rss']):>10s}"
-              f"{'' if step.get('status') == 'ok' else '  ' + step.get('status', '?')}")
+        print(
+            f"  {key:58s} {step['seconds']:8.2f} {step['seconds'] / run['seconds']:6.1%} {mib(step['peak_rss']):>10s}"
+            f"{'' if step.get('status') == 'ok' else '  ' + step.get('status', '?')}"
+        )
     failed = [name for name, passed in run["checks"].items() if not passed]
     if failed:
         print(f"  checks failed: {', '.join(failed)}")
@@ -480,12 +555,7 @@ def main() -> None:
     work = RESULTS / "week"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    # Set before signals_assets.definitions is imported: it builds its resources from these.
-    os.environ.update({"SIGNALS_DUCKDB_PATH": str(work / "warehouse.duckdb"), "SIGNALS_DATA_DIR": str(work / "data"),
-                       "SIGNALS_OUTPUT_DIR": str(work / "submissions"), "NUMERAI_UNIVERSE": str(work / "universe.csv"),
-                       "HF_HUB_OFFLINE": "1"})
-    for name in ("STOCKNEWS_API_KEY", "NUMERAI_PUBLIC_ID", "NUMERAI_SECRET_KEY", "NUMERAI_MODEL_NAME"):
-        os.environ.pop(name, None)
+    os.environ["HF_HUB_OFFLINE"] = "1"
 
     from scoring import build_finbert_shaped  # bench/scoring.py
 
@@ -498,26 +568,34 @@ def main() -> None:
     labels = Counter(item["sentiment"] for item in items)
     words = [len(item["title"].split()) for item in items]
     offsets = Counter(item["date"][-5:] for item in items)
-    print(f"week {args.week} (request range {week['date_range']}): {len(items):,} articles for the requested dates "
-          f"({week['in_window']:,} inside the UTC window), {len(week['listed']):,} tickers, "
-          f"{sum(len(item['tickers']) for item in items) / len(items):.2f} tickers an article, busiest "
-          f"{max(week['mentions'].values())} articles; labels {dict(labels)} ({labels['Neutral'] / len(items):.0%} Neutral); "
-          f"headlines {min(words)}-{max(words)} words (mean {sum(words) / len(words):.1f}); offsets {dict(offsets)}; "
-          f"universe {len(week['universe']):,}; built in {time.perf_counter() - started:.1f} s", flush=True)
+    print(
+        f"week {args.week} (request range {week['date_range']}): {len(items):,} articles for the requested dates "
+        f"({week['in_window']:,} inside the UTC window), {len(week['listed']):,} tickers, "
+        f"{sum(len(item['tickers']) for item in items) / len(items):.2f} tickers an article, busiest "
+        f"{max(week['mentions'].values())} articles; labels {dict(labels)} ({labels['Neutral'] / len(items):.0%} Neutral); "
+        f"headlines {min(words)}-{max(words)} words (mean {sum(words) / len(words):.1f}); offsets {dict(offsets)}; "
+        f"universe {len(week['universe']):,}; built in {time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
     model_dir = build_finbert_shaped(args.model_dir)
 
     api = LoopbackAPI(week, args.latency_ms / 1000)
     try:
-        from signals_assets.definitions import build_resources
-        from signals_assets.news.resources import StockNewsAPI
-        from signals_assets.sentiment.resources import FinBERT
-        from signals_assets.submission.resources import NumeraiSignals
+        from signals_assets.defs.ingestion.resources import StockNewsAPI
+        from signals_assets.defs.numerai.resources import NumeraiSignals
+        from signals_assets.defs.sentiment.resources import FinBERT
+        from signals_assets.defs.warehouse import Warehouse, warehouse_io_manager
 
         resources = {
-            **build_resources(),
-            "news": StockNewsAPI(api_key=TOKEN, base_url=api.base_url, source="stocknewsapi"),
+            "warehouse": Warehouse(
+                database=str(work / "warehouse.duckdb"),
+                data_dir=str(work / "data"),
+                output_dir=str(work / "submissions"),
+            ),
+            "io_manager": warehouse_io_manager,
+            "news": StockNewsAPI(api_key=TOKEN, base_url=api.base_url),
             "finbert": FinBERT(model=str(model_dir)),
-            "numerai": NumeraiSignals(universe_path=str(work / "universe.csv"), upload=False),
+            "numerai": NumeraiSignals(universe=str(work / "universe.csv"), upload=False),
         }
         before = api.requests()
         first = materialize_week(args.week, resources, RESULTS / "week.prof" if args.profile else None)
@@ -531,8 +609,12 @@ def main() -> None:
         import duckdb
 
         with duckdb.connect(str(work / "warehouse.duckdb"), read_only=True) as connection:
-            tickers = [row[0] for row in connection.execute(
-                "SELECT stocknews_ticker FROM signals.ticker_map WHERE week_start = ?", [args.week]).fetchall()]
+            tickers = [
+                row[0]
+                for row in connection.execute(
+                    "SELECT stocknews_ticker FROM signals.ticker_map WHERE week_start = ?", [args.week]
+                ).fetchall()
+            ]
         modes = fetch_in_both_modes(week, api, tickers, work)
         server_peak = api.peak_rss()
     finally:
@@ -541,20 +623,28 @@ def main() -> None:
     bounds = call_bounds(week, tickers)
     scores, again_scores = first["metadata"].get("finbert_scores", {}), again["metadata"].get("finbert_scores", {})
     scoring_step = first["steps"].get("finbert_scores", {}).get("seconds", 0.0)
-    print(f"\nfetch modes ({len(tickers):,} tickers in ticker_map; {bounds['articles_returned']:,} articles returned for "
-          f"the requested dates; tickers over {PER_PAGE} articles need {bounds['extra_pages']} extra pages):")
+    print(
+        f"\nfetch modes ({len(tickers):,} tickers in ticker_map; {bounds['articles_returned']:,} articles returned for "
+        f"the requested dates; tickers over {PER_PAGE} articles need {bounds['extra_pages']} extra pages):"
+    )
     for mode, runs in modes.items():
-        print(f"  {mode:11s}: {runs['first']['server_requests']:,} API calls (bound {bounds[mode]:,}) in "
-              f"{runs['first']['seconds']:.1f} s, {runs['first']['articles']:,} articles, "
-              f"{runs['first']['truncated_streams']} streams cut off; again: {runs['again']['server_requests']} API calls, "
-              f"{runs['again']['cache_hits']:,} cache hits")
-    print(f"week: {sum(first_requests.values()):,} API calls (ticker list + all_tickers pages, bound "
-          f"{bounds['all_tickers']:,}); {scores.get('headlines_scored', 0):,} headlines scored "
-          f"({scores.get('headlines_per_s', 0)} headlines/s, {scores.get('precision')}; the finbert_scores step "
-          f"{scoring_step:.1f} s = {scoring_step / first['seconds']:.0%} of the run); total {first['seconds']:.1f} s; "
-          f"peak RSS {mib(first['peak_rss'])} (fake API server, another process: {mib(server_peak)})")
-    print(f"re-materialization: {sum(again_requests.values())} API calls, {again_scores.get('headlines_scored', 'n/a')} "
-          f"headlines scored, {again['seconds']:.1f} s")
+        print(
+            f"  {mode:11s}: {runs['first']['server_requests']:,} API calls (bound {bounds[mode]:,}) in "
+            f"{runs['first']['seconds']:.1f} s, {runs['first']['articles']:,} articles, "
+            f"{runs['first']['truncated_streams']} streams cut off; again: {runs['again']['server_requests']} API calls, "
+            f"{runs['again']['cache_hits']:,} cache hits"
+        )
+    print(
+        f"week: {sum(first_requests.values()):,} API calls (ticker list + all_tickers pages, bound "
+        f"{bounds['all_tickers']:,}); {scores.get('headlines_scored', 0):,} headlines scored "
+        f"({scores.get('headlines_per_s', 0)} headlines/s, {scores.get('precision')}; the finbert_scores step "
+        f"{scoring_step:.1f} s = {scoring_step / first['seconds']:.0%} of the run); total {first['seconds']:.1f} s; "
+        f"peak RSS {mib(first['peak_rss'])} (fake API server, another process: {mib(server_peak)})"
+    )
+    print(
+        f"re-materialization: {sum(again_requests.values())} API calls, {again_scores.get('headlines_scored', 'n/a')} "
+        f"headlines scored, {again['seconds']:.1f} s"
+    )
     targets = {
         "all_tickers calls": modes["all_tickers"]["first"]["server_requests"] <= bounds["all_tickers"],
         "whole-week calls (all_tickers)": sum(first_requests.values()) <= bounds["all_tickers"],
@@ -568,12 +658,22 @@ def main() -> None:
     }
     print("targets: " + "; ".join(f"{name} {'met' if met else 'MISSED'}" for name, met in targets.items()))
 
-    summary = {"machine": info, "args": {key: str(value) for key, value in vars(args).items()},
-               "week": {"articles_returned": len(items), "in_window": week["in_window"], "tickers": len(week["listed"]),
-                        "labels": dict(labels)},
-               "bounds": bounds, "fetch_modes": modes, "targets": targets,
-               "first": {**first, "server_requests": dict(first_requests)},
-               "again": {**again, "server_requests": dict(again_requests)}, "server_peak_rss": server_peak}
+    summary = {
+        "machine": info,
+        "args": {key: str(value) for key, value in vars(args).items()},
+        "week": {
+            "articles_returned": len(items),
+            "in_window": week["in_window"],
+            "tickers": len(week["listed"]),
+            "labels": dict(labels),
+        },
+        "bounds": bounds,
+        "fetch_modes": modes,
+        "targets": targets,
+        "first": {**first, "server_requests": dict(first_requests)},
+        "again": {**again, "server_requests": dict(again_requests)},
+        "server_peak_rss": server_peak,
+    }
     (RESULTS / "week.json").write_text(json.dumps(summary, indent=2, default=str))
     if args.profile:
         import pstats

@@ -109,14 +109,29 @@ STEM_LIST = [stem.replace("_", " ") for stem in STEMS.split()]  # "_" joins two-
 EXCHANGES = [("NASDAQ", 0.55), ("NYSE", 0.4), ("NYSE American", 0.05)]
 
 OUTLETS = [
-    "Market Ledger", "Street Wire", "Equity Desk", "Capital Brief", "The Ticker Tape", "Wall Street Pulse",
-    "Investor Daily Digest", "Trading Floor News", "Quarterly Signal", "Bullpen Report", "Dividend Watch",
+    "Market Ledger",
+    "Street Wire",
+    "Equity Desk",
+    "Capital Brief",
+    "The Ticker Tape",
+    "Wall Street Pulse",
+    "Investor Daily Digest",
+    "Trading Floor News",
+    "Quarterly Signal",
+    "Bullpen Report",
+    "Dividend Watch",
     "Sector Scope",
 ]
 PAYWALLED_OUTLETS = {"Capital Brief", "Quarterly Signal"}
 BROKERS = [
-    "Hartwell Securities", "Morgan Crest", "Bayard & Co.", "Linden Partners", "Keel Capital Markets",
-    "Norwood Research", "Ashford Brothers", "Pemberton Advisors",
+    "Hartwell Securities",
+    "Morgan Crest",
+    "Bayard & Co.",
+    "Linden Partners",
+    "Keel Capital Markets",
+    "Norwood Research",
+    "Ashford Brothers",
+    "Pemberton Advisors",
 ]
 PRODUCTS = {  # noun phrases that read after "demand for" / "sales on" / "makes money from"
     "Technology": ["data-center chips", "cloud software", "AI servers", "network equipment"],
@@ -259,8 +274,15 @@ def make_companies(rng: random.Random, count: int) -> list[Company]:
         symbols[ticker] = None
         ipo = datetime(1985, 1, 1) + timedelta(days=rng.randrange(0, 365 * 40))
         companies.append(
-            Company(ticker, f"{name} {rng.choice(['Inc.', 'Corp.', 'Holdings', 'Inc.', 'Co.', 'Group'])}",
-                    stem, sector, industry, weighted(rng, EXCHANGES), ipo.strftime("%Y-%m-%d"))
+            Company(
+                ticker,
+                f"{name} {rng.choice(['Inc.', 'Corp.', 'Holdings', 'Inc.', 'Co.', 'Group'])}",
+                stem,
+                sector,
+                industry,
+                weighted(rng, EXCHANGES),
+                ipo.strftime("%Y-%m-%d"),
+            )
         )
     return companies
 
@@ -300,9 +322,14 @@ def draw_instant(rng: random.Random, start: datetime, end: datetime) -> datetime
         weekend = local_day.weekday() >= 5
         if weekend and rng.random() > 0.3:
             continue
-        hour = weighted(rng, [(h, 0.2) for h in range(0, 6)] + [(h, 2.0) for h in range(6, 10)]
-                        + [(h, 1.2) for h in range(10, 16)] + [(h, 1.6) for h in range(16, 19)]
-                        + [(h, 0.5) for h in range(19, 24)])
+        hour = weighted(
+            rng,
+            [(h, 0.2) for h in range(0, 6)]
+            + [(h, 2.0) for h in range(6, 10)]
+            + [(h, 1.2) for h in range(10, 16)]
+            + [(h, 1.6) for h in range(16, 19)]
+            + [(h, 0.5) for h in range(19, 24)],
+        )
         local = local_day.replace(hour=hour, minute=rng.randrange(60), second=rng.choice([0, 0, 0, rng.randrange(60)]))
         # Re-attach the offset that is right for that wall time (the day's offset may differ across DST).
         naive = local.replace(tzinfo=None)
@@ -414,7 +441,10 @@ def build(rng: random.Random) -> tuple[list[dict], list[dict], list[list[str]]]:
     for boundary in boundaries:  # right at the window edges: 1 s before is in, the edge itself is out
         articles.append(writer.article(boundary - timedelta(seconds=1), video_allowed=False))
         articles.append(writer.article(boundary, video_allowed=False))
-    for start, end in ((boundaries[0] - timedelta(days=3), boundaries[0]), (boundaries[-1], boundaries[-1] + timedelta(days=3))):
+    for start, end in (
+        (boundaries[0] - timedelta(days=3), boundaries[0]),
+        (boundaries[-1], boundaries[-1] + timedelta(days=3)),
+    ):
         articles.extend(writer.article(draw_instant(rng, start, end)) for _ in range(OUTSIDE_ARTICLES))
 
     universe_companies = news[:UNIVERSE_NEWS_COMPANIES] + universe_only

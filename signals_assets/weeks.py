@@ -26,16 +26,14 @@ class Week:
     end: datetime
 
     @classmethod
-    def from_key(cls, key: str) -> "Week":
+    def from_key(cls, key: str) -> Week:
         start = datetime.strptime(key, "%Y-%m-%d").replace(tzinfo=timezone.utc)
         if start.weekday() != 5:
-            raise ValueError(
-                f"Partition key {key!r} is not a Saturday; weekly partitions open on Saturdays 00:00 UTC."
-            )
+            raise ValueError(f"Partition key {key!r} is not a Saturday; weekly partitions open on Saturdays 00:00 UTC.")
         return cls(start=start, end=start + timedelta(days=7))
 
     @classmethod
-    def from_window(cls, start: datetime, end: datetime) -> "Week":
+    def from_window(cls, start: datetime, end: datetime) -> Week:
         week = cls.from_key(start.astimezone(timezone.utc).strftime("%Y-%m-%d"))
         if week.end != end.astimezone(timezone.utc):
             raise ValueError(

@@ -3,6 +3,7 @@
 import numerapi
 import pytest
 
+from signals_assets.defs.warehouse import Warehouse
 from signals_assets.news.sample import sample_universe
 from signals_assets_tests.numerai_server import FakeNumerai
 from signals_assets_tests.tiny_finbert import build_tiny_finbert
@@ -10,21 +11,21 @@ from signals_assets_tests.tiny_finbert import build_tiny_finbert
 SECRET_ENV = ("STOCKNEWS_API_KEY", "NUMERAI_PUBLIC_ID", "NUMERAI_SECRET_KEY", "NUMERAI_MODEL_NAME", "NUMERAI_UNIVERSE")
 
 
-@pytest.fixture(autouse=True)
-def isolated_data_dir(tmp_path, monkeypatch):
-    """Caches (API responses, universe) of one test never reach another test or the repo's data/."""
-    monkeypatch.setenv("SIGNALS_DATA_DIR", str(tmp_path / "data"))
+@pytest.fixture
+def warehouse(tmp_path) -> Warehouse:
+    """Every path the project writes, inside the test's tmp_path."""
+    return Warehouse(
+        database=str(tmp_path / "warehouse.duckdb"),
+        data_dir=str(tmp_path / "data"),
+        output_dir=str(tmp_path / "submissions"),
+    )
 
 
 @pytest.fixture
-def warehouse_env(tmp_path, monkeypatch):
-    """Every path the project writes points into tmp_path; no key leaks in from the machine."""
+def no_secrets_in_env(monkeypatch):
+    """No key leaks in from the machine into a process a test starts."""
     for name in SECRET_ENV:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("SIGNALS_DUCKDB_PATH", str(tmp_path / "warehouse.duckdb"))
-    monkeypatch.setenv("SIGNALS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("SIGNALS_OUTPUT_DIR", str(tmp_path / "submissions"))
-    return tmp_path
 
 
 @pytest.fixture(scope="session")

@@ -26,8 +26,12 @@ REPO = Path(__file__).resolve().parents[1]
 LOCATION = "signals_assets"  # the code location workspace.yaml loads
 # Nothing from the machine may switch the project to real services or leak a key into the UI.
 SECRET_ENV = (
-    "STOCKNEWS_API_KEY", "STOCKNEWS_BASE_URL", "NUMERAI_PUBLIC_ID", "NUMERAI_SECRET_KEY",
-    "NUMERAI_MODEL_NAME", "NUMERAI_UNIVERSE",
+    "STOCKNEWS_API_KEY",
+    "STOCKNEWS_BASE_URL",
+    "NUMERAI_PUBLIC_ID",
+    "NUMERAI_SECRET_KEY",
+    "NUMERAI_MODEL_NAME",
+    "NUMERAI_UNIVERSE",
 )
 # The statuses a run / a backfill ends in (no more changes after them).
 RUN_DONE = {"SUCCESS", "FAILURE", "CANCELED"}
@@ -35,6 +39,7 @@ BACKFILL_DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED",
 # Every table job weekly_signal writes, with the key of one row within a week: what to check in the
 # warehouse after runs through dagster dev (every week present, no row twice).
 TABLE_KEYS = {
+    "numerai_universe": ["numerai_ticker"],
     "ticker_map": ["numerai_ticker"],
     "raw_articles": ["article_id"],
     "filtered_headlines": ["article_id", "numerai_ticker"],
@@ -42,6 +47,7 @@ TABLE_KEYS = {
     "finbert_scores": ["numerai_ticker"],
     "scaled_signal": ["numerai_ticker"],
     "submission": ["numerai_ticker"],
+    "numerai_upload": ["filename"],
 }
 # DuckDB's messages when a second process opens the warehouse for writing.
 LOCK_ERRORS = ("Could not set lock", "Conflicting lock")
@@ -189,7 +195,16 @@ class DagsterDev:
 
     def __enter__(self) -> DagsterDev:
         command = [
-            sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(self.port),
+            sys.executable,
+            "-m",
+            "dagster",
+            "dev",
+            "-w",
+            "workspace.yaml",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
         ]
         with self.log.open("wb") as output:
             self.process = subprocess.Popen(

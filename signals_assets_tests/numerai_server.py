@@ -10,9 +10,12 @@ Point the real numerapi client at it by patching the constant numerapi reads at 
 It answers the operations numerapi 3.1.1 sends (`account { models }`, `submissionUploadSignalsAuth`,
 `createSignalsSubmission`, `dataset`), checks `Authorization: Token PUBLIC$SECRET` on the authorized ones,
 records every request, and fails on demand: `put_status` (e.g. 403 on the presigned PUT), `graphql_status`
-(e.g. 500 on every GraphQL POST), `graphql_errors` (a GraphQL `errors` answer per operation) and
-`download_status`. Like Numerai as numerapi sees it, `createSignalsSubmission` returns an id even when the
-PUT was refused: that is the quiet failure a client must catch itself.
+(e.g. 500 on every GraphQL POST), `graphql_errors` (a GraphQL `errors` answer per operation),
+`download_status`, `fail_with` (HTTP statuses answered, one per request, before answering normally, per
+operation name, 'put' or 'download'), `answers` (the `data` an operation answers instead of its own) and
+`echo_authorization` (every error answer, body and HTTP reason phrase, repeats the request's Authorization
+header, as a careless API or proxy does). Like Numerai as numerapi sees it, `createSignalsSubmission`
+returns an id even when the PUT was refused: that is the quiet failure a client must catch itself.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ import json
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Optional
 from urllib.parse import unquote, urlsplit
 
 import pandas as pd
@@ -41,7 +43,7 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: bytes
-    operation: Optional[str] = None  # the GraphQL field asked for, for POSTs to the GraphQL path
+    operation: str | None = None  # the GraphQL field asked for, for POSTs to the GraphQL path
     variables: dict = field(default_factory=dict)
 
 
@@ -50,11 +52,11 @@ class FakeNumerai:
 
     def __init__(
         self,
-        models: Optional[dict[str, str]] = None,
-        universe_df: Optional[pd.DataFrame] = None,
+        models: dict[str, str] | None = None,
+        universe_df: pd.DataFrame | None = None,
         *,
         dataset_version: str = "signals/v2.1",
-        classic_models: Optional[dict[str, str]] = None,
+        classic_models: dict[str, str] | None = None,
         public_id: str = FAKE_PUBLIC_ID,
         secret_key: str = FAKE_SECRET_KEY,
     ) -> None:
@@ -68,21 +70,24 @@ class FakeNumerai:
             self.datasets[f"{dataset_version}/live.parquet"] = buffer.getvalue()
 
         # Faults, settable at any time.
-        self.put_status: Optional[int] = None
-        self.graphql_status: Optional[int] = None
+        self.put_status: int | None = None
+        self.graphql_status: int | None = None
         self.graphql_errors: dict[str, str] = {}
-        self.download_status: Optional[int] = None
+        self.download_status: int | None = None
+        self.fail_with: dict[str, list[int]] = {}
+        self.answers: dict[str, dict] = {}
+        self.echo_authorization = False
 
         self.requests: list[RecordedRequest] = []
         self.uploads: dict[str, bytes] = {}  # stored filename -> bytes received by an accepted PUT
         self.submissions: list[dict] = []
         self._lock = threading.Lock()
-        self._server: Optional[ThreadingHTTPServer] = None
-        self._thread: Optional[threading.Thread] = None
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
 
     # ----- lifecycle -----
 
-    def __enter__(self) -> "FakeNumerai":
+    def __enter__(self) -> FakeNumerai:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         # A short poll interval: shutdown() waits up to one interval, and every test stops a server.
@@ -111,7 +116,7 @@ class FakeNumerai:
     # ----- what was received -----
 
     @property
-    def received_csv(self) -> Optional[bytes]:
+    def received_csv(self) -> bytes | None:
         """Bytes of the last accepted upload, or None."""
         with self._lock:
             return list(self.uploads.values())[-1] if self.uploads else None
@@ -126,16 +131,32 @@ class FakeNumerai:
         with self._lock:
             self.requests.append(request)
 
+    def _queued_failure(self, key: str) -> int | None:
+        with self._lock:
+            queue = self.fail_with.get(key)
+            return queue.pop(0) if queue else None
+
+    def echoed(self, request: RecordedRequest, message: str) -> str:
+        """An error message, with the request's Authorization header in it when echo_authorization is on."""
+        if not self.echo_authorization:
+            return message
+        return f"{message}: Invalid API key: got header '{request.headers.get('authorization', '')}'"
+
     def _graphql(self, request: RecordedRequest) -> tuple[int, dict]:
-        if self.graphql_status is not None:
-            return self.graphql_status, {"errors": [{"message": f"HTTP {self.graphql_status}"}]}
+        status = self._queued_failure(request.operation or "") or self.graphql_status
+        if status is not None:
+            return status, {"errors": [{"message": self.echoed(request, f"HTTP {status}")}]}
         operation = request.operation
         if operation is None:
             return 200, _errors("unknown operation: the fake answers " + ", ".join(OPERATIONS))
         if operation in AUTHORIZED_OPERATIONS and request.headers.get("authorization") != self.expected_authorization:
-            return 200, _errors("You must be authenticated: invalid or missing API key (Authorization header)")
+            return 200, _errors(
+                self.echoed(request, "You must be authenticated: invalid or missing API key (Authorization header)")
+            )
         if operation in self.graphql_errors:
-            return 200, _errors(self.graphql_errors[operation])
+            return 200, _errors(self.echoed(request, self.graphql_errors[operation]))
+        if operation in self.answers:
+            return 200, {"data": self.answers[operation]}
         variables = request.variables
         if operation == "account":
             listed = [{"id": mid, "name": name, "tournament": SIGNALS_TOURNAMENT} for name, mid in self.models.items()]
@@ -144,7 +165,7 @@ class FakeNumerai:
         if operation == "dataset":
             filename = variables.get("filename")
             if filename not in self.datasets:
-                return 200, _errors(f"dataset {filename} not found")
+                return 200, _errors(self.echoed(request, f"dataset {filename} not found"))
             return 200, {"data": {"dataset": f"{self.base_url}/datasets/{filename}?X-Amz-Signature=fakesig"}}
         if operation == "submissionUploadSignalsAuth":
             if variables.get("modelId") not in self.models.values():
@@ -161,19 +182,21 @@ class FakeNumerai:
         return 200, {"data": {"createSignalsSubmission": {"id": submission_id, "firstEffectiveDate": None}}}
 
     def _put(self, request: RecordedRequest) -> int:
-        if self.put_status is not None:
-            return self.put_status
+        status = self._queued_failure("put") or self.put_status
+        if status is not None:
+            return status
         stored = unquote(urlsplit(request.path).path.removeprefix("/upload/"))
         with self._lock:
             self.uploads[stored] = request.body
         return 200
 
     def _download(self, request: RecordedRequest) -> tuple[int, bytes]:
-        if self.download_status is not None:
-            return self.download_status, b"download refused"
+        status = self._queued_failure("download") or self.download_status
+        if status is not None:
+            return status, self.echoed(request, "download refused").encode()
         filename = unquote(urlsplit(request.path).path.removeprefix("/datasets/"))
         if filename not in self.datasets:
-            return 404, b"no such dataset"
+            return 404, self.echoed(request, "no such dataset").encode()
         return 200, self.datasets[filename]
 
 
@@ -181,7 +204,7 @@ def _errors(message: str) -> dict:
     return {"errors": [{"message": message}], "data": None}
 
 
-def _operation(query: str) -> Optional[str]:
+def _operation(query: str) -> str | None:
     return next((name for name in OPERATIONS if name in query), None)
 
 
@@ -206,8 +229,10 @@ def _handler_for(fake: FakeNumerai) -> type[BaseHTTPRequestHandler]:
             fake._record(request)
             return request
 
-        def _reply(self, status: int, body: bytes, content_type: str) -> None:
-            self.send_response(status)
+        def _reply(self, status: int, body: bytes, content_type: str, request: RecordedRequest) -> None:
+            # An error's reason phrase echoes the Authorization header too when echo_authorization is on.
+            reason = fake.echoed(request, self.responses.get(status, ("Error",))[0]) if status >= 400 else None
+            self.send_response(status, reason)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -216,27 +241,27 @@ def _handler_for(fake: FakeNumerai) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             request = self._read()
             if urlsplit(self.path).path != "/graphql":
-                self._reply(404, b"not found", "text/plain")
+                self._reply(404, b"not found", "text/plain", request)
                 return
             status, answer = fake._graphql(request)
-            self._reply(status, json.dumps(answer).encode(), "application/json")
+            self._reply(status, json.dumps(answer).encode(), "application/json", request)
 
         def do_PUT(self) -> None:
             request = self._read()
             if not self.path.startswith("/upload/"):
-                self._reply(404, b"not found", "text/plain")
+                self._reply(404, b"not found", "text/plain", request)
                 return
             status = fake._put(request)
-            body = b"" if status == 200 else b"<Error><Code>AccessDenied</Code></Error>"
-            self._reply(status, body, "application/xml")
+            message = fake.echoed(request, "<Error><Code>AccessDenied</Code></Error>")
+            self._reply(status, b"" if status == 200 else message.encode(), "application/xml", request)
 
         def do_GET(self) -> None:
             request = self._read()
             if not self.path.startswith("/datasets/"):
-                self._reply(404, b"not found", "text/plain")
+                self._reply(404, b"not found", "text/plain", request)
                 return
             status, body = fake._download(request)
-            self._reply(status, body, "application/octet-stream")
+            self._reply(status, body, "application/octet-stream", request)
 
         def log_message(self, format: str, *args) -> None:  # keep test output quiet
             return

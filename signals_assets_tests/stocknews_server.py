@@ -1,15 +1,17 @@
 """A loopback fake of the Stock News API, for tests and benchmarks.
 
     with FakeStockNewsAPI(articles, tickers) as api:
-        resource = StockNewsAPI(api_key=FAKE_TOKEN, base_url=api.base_url, source="stocknewsapi")
+        source = StockNewsAPI(api_key=FAKE_TOKEN, base_url=api.base_url)
         ...
         api.requests  # [(path, params), ...] as received, token included
 
 It serves /api/v1 (tickers=...), /api/v1/category?section=alltickers and /api/v1/account/tickersdbv2
-with the request semantics of `signals_assets.news.sample.NewsAPIEmulator` (US Eastern date range,
+with the request semantics of `signals_assets.news.emulator.NewsAPIEmulator` (US Eastern date range,
 tickers, type, items/page paging), checks the token (403 when wrong), keeps connections alive like
 the real service, and can be told to fail: `script_failures([...])` for the next requests in order,
-or `hook(path, params)` for every request after those.
+or `hook(path, params)` for every request after those. `rewrite(path, params, payload)` changes the
+emulator's 200 answers before they are sent (odd but plausible answers: `each_item(...)` breaks items,
+a `total_pages` that is too low, ...), while the emulator still routes and pages the clean items.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable, Literal, Mapping, Optional, Union
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from signals_assets.news.sample import EmulatedAPIError, NewsAPIEmulator
+from signals_assets.news.emulator import EmulatedAPIError, NewsAPIEmulator
 
 FAKE_TOKEN = "sk-test-SECRET-123"
 API_PREFIX = "/api/v1"
@@ -34,21 +37,22 @@ DISCONNECT = "disconnect"  # a Fault status: close the connection without answer
 class Fault:
     """A scripted answer: an HTTP status (or DISCONNECT), headers, body, and an optional delay first."""
 
-    status: Union[int, str]
+    status: int | str
     headers: Mapping[str, str] = field(default_factory=dict)
-    body: Union[str, bytes] = ""
+    body: str | bytes = ""
     delay_s: float = 0.0
 
 
-FaultLike = Union[Fault, tuple]
-Hook = Callable[[str, dict], Optional[FaultLike]]
+FaultLike = Fault | tuple
+Hook = Callable[[str, dict], FaultLike | None]
+Rewrite = Callable[[str, dict, dict], dict]
 
 
 class FakeStockNewsAPI:
     def __init__(
         self,
         articles: Iterable[Mapping[str, Any]],
-        tickers: Optional[Iterable[Mapping[str, Any]]] = None,
+        tickers: Iterable[Mapping[str, Any]] | None = None,
         *,
         token: str = FAKE_TOKEN,
         paging: Literal["total_pages", "empty_page"] = "total_pages",
@@ -62,17 +66,18 @@ class FakeStockNewsAPI:
         )
         self.token = token
         self.latency_s = latency_s
-        self.hook: Optional[Hook] = None
+        self.hook: Hook | None = None
+        self.rewrite: Rewrite | None = None
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.connections = 0
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
-        self._server: Optional[ThreadingHTTPServer] = None
-        self._thread: Optional[threading.Thread] = None
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
 
     # ----- lifecycle -----
 
-    def __enter__(self) -> "FakeStockNewsAPI":
+    def __enter__(self) -> FakeStockNewsAPI:
         self.start()
         return self
 
@@ -125,9 +130,10 @@ class FakeStockNewsAPI:
             return _json_fault(404, {"message": "Not found."})
         query = {name: value for name, value in params.items() if name != "token"}
         try:
-            return _json_fault(200, self.emulator.answer(path[len(API_PREFIX):], query))
+            payload = self.emulator.answer(path[len(API_PREFIX) :], query)
         except EmulatedAPIError as exc:
             return _json_fault(exc.status, {"message": exc.message})
+        return _json_fault(200, self.rewrite(path, query, payload) if self.rewrite else payload)
 
     def _connected(self) -> None:
         with self._lock:
@@ -140,6 +146,15 @@ def unused_base_url() -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return f"http://127.0.0.1:{port}{API_PREFIX}"
+
+
+def each_item(change: Callable[[dict], Any]) -> Rewrite:
+    """A `rewrite` that serves `change(item)` (given a copy of each item) instead of each item."""
+
+    def rewrite(path: str, params: dict, payload: dict) -> dict:
+        return {**payload, "data": [change(dict(item)) for item in payload["data"]]}
+
+    return rewrite
 
 
 def _as_fault(fault: FaultLike) -> Fault:
@@ -196,7 +211,7 @@ def api_item(
     tickers: list[str],
     *,
     sentiment: str = "Positive",
-    news_url: Optional[str] = "auto",
+    news_url: str | None = "auto",
     **overrides: Any,
 ) -> dict[str, Any]:
     """One item in the API's `data` shape; `news_url="auto"` derives a unique URL from the title."""

@@ -1,29 +1,57 @@
-"""`make demo` on an offline machine: every asset for the latest sample week, and a valid submission."""
+"""`make demo` on an offline machine, as a user runs it: every asset for the latest sample week, a short
+account on the terminal, the full log in a file, and a valid submission."""
+
+import os
+import subprocess
+import sys
 
 import pandas as pd
 
-from signals_assets import demo
 from signals_assets.news.sample import sample_universe
-from signals_assets.submission.submission import validate_submission
+from signals_assets.numerai.validation import validate_submission
+
+ASSETS = [
+    "numerai_universe",
+    "ticker_map",
+    "raw_articles",
+    "filtered_headlines",
+    "aggregated_headlines",
+    "finbert_scores",
+    "scaled_signal",
+    "submission",
+    "numerai_upload",
+]
 
 
-def test_demo_offline_runs_every_asset_and_says_the_model_is_untrained(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
-    for name in ("STOCKNEWS_API_KEY", "NUMERAI_PUBLIC_ID", "NUMERAI_SECRET_KEY", "DAGSTER_HOME"):
-        monkeypatch.delenv(name, raising=False)
-    # Empty, not deleted: the demo sets FINBERT_MODEL itself and monkeypatch must undo that afterwards.
-    monkeypatch.setenv("FINBERT_MODEL", "")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("SIGNALS_DUCKDB_PATH", str(tmp_path / "data" / "warehouse.duckdb"))
-    monkeypatch.setenv("SIGNALS_OUTPUT_DIR", str(tmp_path / "data" / "submissions"))
-
-    assert demo.main() == 0
-
-    printed = capsys.readouterr().out
+def test_demo_offline_tells_what_it_did_and_writes_a_valid_submission(tmp_path):
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("STOCKNEWS_", "NUMERAI_", "FINBERT_", "SIGNALS_", "DAGSTER_HOME"))
+    }
+    env["HF_HUB_OFFLINE"] = "1"
+    done = subprocess.run(
+        [sys.executable, "-m", "signals_assets.demo"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    printed = done.stdout
     assert "UNTRAINED" in printed and "FINBERT_MODEL=/path/to/finbert" in printed
-    for table in demo.TABLES:
-        assert f"signals.{table}" in printed
+    # A line per asset with its rows and time, not Dagster's event stream.
+    for asset in ASSETS:
+        assert any(line.split()[:1] == [asset] and line.rstrip().endswith(" s") for line in printed.splitlines()), asset
+    assert "5 of 5 checks passed" in printed
+    assert "DEBUG" not in printed + done.stderr and "STEP_SUCCESS" not in printed + done.stderr
+    assert len(printed.splitlines()) < 30
+
     csv_path = tmp_path / "data" / "submissions" / "signals_2026-11-13.csv"
-    assert str(csv_path) in printed
+    log_path = tmp_path / "data" / "demo.log"
+    assert str(csv_path) in printed and str(log_path) in printed
+    assert "STEP_SUCCESS" in log_path.read_text() or "Finished execution" in log_path.read_text()
     report = validate_submission(sample_universe(), pd.read_csv(csv_path))
     assert report.n_in_universe >= 100
+    assert (tmp_path / ".dagster_home").is_dir() and "make ui" in printed

@@ -14,8 +14,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from signals_assets.news import news, sample
-from signals_assets.partitions import Week
+from signals_assets.news import articles, sample
+from signals_assets.weeks import Week
 from signals_assets_tests.stocknews_server import api_item
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,7 +30,7 @@ def utc(text: str) -> pd.Timestamp:
 
 
 def test_parse_converts_eastern_offsets_to_utc():
-    frame = news.parse_articles(
+    frame = articles.parse_articles(
         [
             api_item("Winter", "Sun, 14 Feb 2021 07:00:00 -0500", ["AAPL"]),
             api_item("Summer", "Fri, 30 Oct 2026 19:59:59 -0400", ["MSFT"]),
@@ -41,9 +41,9 @@ def test_parse_converts_eastern_offsets_to_utc():
 
 
 def test_parse_types_every_column():
-    frame = news.parse_articles([api_item("Typed", "Mon, 26 Oct 2026 09:30:00 -0400", ["aapl", "MSFT"])])
-    assert list(frame.columns) == news.ARTICLE_COLUMNS
-    assert frame.dtypes.to_dict() == {name: pd.api.types.pandas_dtype(d) for name, d in news.ARTICLE_DTYPES.items()}
+    frame = articles.parse_articles([api_item("Typed", "Mon, 26 Oct 2026 09:30:00 -0400", ["aapl", "MSFT"])])
+    assert list(frame.columns) == articles.ARTICLE_COLUMNS
+    assert frame.dtypes.to_dict() == {name: pd.api.types.pandas_dtype(d) for name, d in articles.ARTICLE_DTYPES.items()}
     row = frame.iloc[0]
     assert row["tickers"] == ["AAPL", "MSFT"]
     assert row["topics"] == []
@@ -53,15 +53,21 @@ def test_parse_types_every_column():
 
 
 def test_parse_tolerates_missing_optional_fields():
-    item = {"news_url": "https://news.invalid/bare", "title": "Bare", "date": "Tue, 27 Oct 2026 08:00:00 -0400",
-            "sentiment": "negative", "type": "Article", "tickers": ["XYZ"]}
-    row = news.parse_articles([item]).iloc[0]
+    item = {
+        "news_url": "https://news.invalid/bare",
+        "title": "Bare",
+        "date": "Tue, 27 Oct 2026 08:00:00 -0400",
+        "sentiment": "negative",
+        "type": "Article",
+        "tickers": ["XYZ"],
+    }
+    row = articles.parse_articles([item]).iloc[0]
     assert (row["text"], row["topics"], row["source_name"], row["sentiment"]) == ("", [], "", "Negative")
 
 
 def test_article_id_without_url_hashes_title_and_raw_date():
     date = "Tue, 27 Oct 2026 08:00:00 -0400"
-    row = news.parse_articles([api_item("No link", date, ["XYZ"], news_url=None)]).iloc[0]
+    row = articles.parse_articles([api_item("No link", date, ["XYZ"], news_url=None)]).iloc[0]
     assert pd.isna(row["news_url"])
     assert row["article_id"] == hashlib.sha1(f"No link|{date}".encode()).hexdigest()[:16]
 
@@ -70,16 +76,58 @@ def test_article_id_without_url_hashes_title_and_raw_date():
 def test_unparseable_date_names_the_article_and_the_value(bad_date):
     item = {**api_item("Broken date", "x", ["XYZ"]), "date": bad_date}
     with pytest.raises(ValueError) as caught:
-        news.parse_articles([item])
+        articles.parse_articles([item])
     message = str(caught.value)
     assert "Broken date" in message and "https://news.invalid/broken-date" in message
     assert repr(bad_date) in message
 
 
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        ({"date": None}, "missing_date"),
+        ({"date": "27/10/2026"}, "unparseable_date"),
+        ({"title": None}, "missing_title"),
+        ({"title": " "}, "missing_title"),
+        ({"tickers": []}, "no_tickers"),
+        ({"tickers": ", ;"}, "no_tickers"),
+    ],
+)
+def test_a_malformed_item_raises_with_its_reason(change, reason):
+    with pytest.raises(articles.MalformedItem) as caught:
+        articles.parse_articles([{**api_item("Odd", "Tue, 27 Oct 2026 08:00:00 -0400", ["XYZ"]), **change}])
+    assert caught.value.reason == reason and reason in articles.DROP_REASONS
+    ((field, value),) = change.items()
+    assert str(caught.value).endswith(f"(https://news.invalid/odd) has {field} {value!r}")
+    with pytest.raises(articles.MalformedItem, match="is not a JSON object") as caught:
+        articles.parse_articles(["just text"])
+    assert caught.value.reason == "not_an_object"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        ["aapl", "MSFT"],
+        "AAPL,MSFT",
+        "AAPL, MSFT",
+        "AAPL MSFT",
+        "AAPL;MSFT",
+        " AAPL ;  msft ",
+        ["AAPL MSFT"],
+        '["AAPL", "MSFT"]',
+        ["AAPL", None, "MSFT", "AAPL"],
+    ],
+)
+def test_tickers_become_a_list_whatever_the_separator(raw):
+    assert articles.parse_ticker_list(raw) == ["AAPL", "MSFT"]
+    assert articles.parse_ticker_list(None) == articles.parse_ticker_list(7) == []
+    assert articles.parse_ticker_list(["BRK.B", "BF-B"]) == ["BRK.B", "BF-B"]
+
+
 def test_empty_frame_has_typed_columns_duckdb_can_store():
-    empty = news.parse_articles([])
-    assert list(empty.columns) == news.ARTICLE_COLUMNS and empty.empty
-    assert empty.dtypes.equals(news.empty_articles().dtypes)
+    empty = articles.parse_articles([])
+    assert list(empty.columns) == articles.ARTICLE_COLUMNS and empty.empty
+    assert empty.dtypes.equals(articles.empty_articles().dtypes)
     with duckdb.connect() as con:
         con.execute("CREATE TABLE articles AS SELECT * FROM empty")
         types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns").fetchall())
@@ -92,7 +140,7 @@ def test_empty_frame_has_typed_columns_duckdb_can_store():
 
 
 def test_keep_window_is_start_inclusive_end_exclusive():
-    frame = news.parse_articles(
+    frame = articles.parse_articles(
         [
             api_item("Before start", "Fri, 23 Oct 2026 19:59:59 -0400", ["A"]),
             api_item("At start", "Fri, 23 Oct 2026 20:00:00 -0400", ["A"]),
@@ -100,24 +148,26 @@ def test_keep_window_is_start_inclusive_end_exclusive():
             api_item("At end", "Fri, 30 Oct 2026 20:00:00 -0400", ["A"]),
         ]
     )
-    assert news.keep_window(frame, WEEK)["title"].tolist() == ["At start", "Last second"]
+    assert articles.keep_window(frame, WEEK)["title"].tolist() == ["At start", "Last second"]
 
 
 def test_deduplicate_keeps_one_row_per_article_with_its_full_ticker_list():
     shared = api_item("Three names", "Mon, 26 Oct 2026 10:00:00 -0400", ["AAA", "BBB", "CCC"])
     no_url = api_item("No link", "Mon, 26 Oct 2026 11:00:00 -0400", ["AAA"], news_url=None)
-    frame = news.deduplicate(news.parse_articles([shared, shared, no_url, shared, no_url]))
+    frame = articles.deduplicate(articles.parse_articles([shared, shared, no_url, shared, no_url]))
     assert frame["title"].tolist() == ["Three names", "No link"]
     assert frame.iloc[0]["tickers"] == ["AAA", "BBB", "CCC"]
 
 
 def test_mentioning_keeps_articles_with_any_wanted_ticker():
-    frame = news.parse_articles(
-        [api_item("One", "Mon, 26 Oct 2026 10:00:00 -0400", ["AAA", "ZZZ"]),
-         api_item("Two", "Mon, 26 Oct 2026 10:00:00 -0400", ["QQQ"])]
+    frame = articles.parse_articles(
+        [
+            api_item("One", "Mon, 26 Oct 2026 10:00:00 -0400", ["AAA", "ZZZ"]),
+            api_item("Two", "Mon, 26 Oct 2026 10:00:00 -0400", ["QQQ"]),
+        ]
     )
-    assert news.mentioning(frame, ["zzz"])["title"].tolist() == ["One"]
-    assert len(news.mentioning(frame, [])) == 2
+    assert articles.mentioning(frame, ["zzz"])["title"].tolist() == ["One"]
+    assert len(articles.mentioning(frame, [])) == 2
 
 
 @pytest.mark.parametrize(
@@ -125,12 +175,14 @@ def test_mentioning_keeps_articles_with_any_wanted_ticker():
     [("2026-11-14", "11132026-11212026"), ("2026-12-26", "12252026-01022027"), ("2019-03-02", "03012019-03092019")],
 )
 def test_request_date_range_widens_the_window_by_a_day_each_side(key, expected):
-    assert news.request_date_range(Week.from_key(key)) == expected
+    assert articles.request_date_range(Week.from_key(key)) == expected
 
 
 def test_parse_tickers_fills_missing_columns():
-    frame = news.parse_tickers([{"ticker": "msft", "name": "Microsoft"}, {"ticker": ""}, {"ticker": "AAPL", "has_news": True}])
-    assert list(frame.columns) == news.TICKER_COLUMNS
+    frame = articles.parse_tickers(
+        [{"ticker": "msft", "name": "Microsoft"}, {"ticker": ""}, {"ticker": "AAPL", "has_news": True}]
+    )
+    assert list(frame.columns) == articles.TICKER_COLUMNS
     assert frame["ticker"].tolist() == ["AAPL", "MSFT"]
     assert frame["has_news"].tolist() == [True, pd.NA]
     assert frame.loc[1, "sector"] is pd.NA
@@ -141,20 +193,20 @@ def test_parse_tickers_fills_missing_columns():
 
 @pytest.fixture(scope="module")
 def sample_frame() -> pd.DataFrame:
-    return news.parse_articles(sample.sample_articles())
+    return articles.parse_articles(sample.sample_articles())
 
 
 def test_sample_covers_five_weeks_with_enough_polar_universe_tickers(sample_frame):
     universe = set(sample.sample_universe()["numerai_ticker"].str.removesuffix(" US"))
-    articles = sample_frame[sample_frame["type"] == "Article"]
+    article_rows = sample_frame[sample_frame["type"] == "Article"]
     for key in sample.SAMPLE_WEEK_KEYS:
-        week = news.keep_window(articles, Week.from_key(key))
+        week = articles.keep_window(article_rows, Week.from_key(key))
         assert 1500 <= len(week) <= 3000, key
         polar = week[week["sentiment"] != "Neutral"]
         polar_tickers = {t for tickers in polar["tickers"] for t in tickers} & universe
         any_tickers = {t for tickers in week["tickers"] for t in tickers} & universe
         assert len(polar_tickers) > 250 and len(any_tickers) >= 300, key
-        assert set(week["sentiment"]) == set(news.SENTIMENT_LABELS), key
+        assert set(week["sentiment"]) == set(articles.SENTIMENT_LABELS), key
 
 
 def test_sample_shape_labels_offsets_and_multi_ticker_articles(sample_frame):
@@ -197,6 +249,11 @@ def test_generator_is_deterministic_and_matches_the_packaged_files(tmp_path):
     packaged = REPO / "signals_assets" / "news" / "sample_data"
     assert sorted(path.name for path in written) == sorted(path.name for path in packaged.iterdir() if path.is_file())
     for path in written:
-        assert path.read_bytes() == (packaged / path.name).read_bytes(), f"{path.name}: rerun scripts/make_sample_data.py"
-    assert json.loads(gzip.decompress((tmp_path / sample.ARTICLES_FILE).read_bytes()))[0]["type"] in {"Article", "Video"}
+        assert path.read_bytes() == (packaged / path.name).read_bytes(), (
+            f"{path.name}: rerun scripts/make_sample_data.py"
+        )
+    assert json.loads(gzip.decompress((tmp_path / sample.ARTICLES_FILE).read_bytes()))[0]["type"] in {
+        "Article",
+        "Video",
+    }
     assert sum(path.stat().st_size for path in written) < 3_000_000

@@ -3,7 +3,8 @@ from datetime import date, datetime, timezone
 import pandas as pd
 import pytest
 
-from signals_assets.partitions import Week, latest_complete_week, weekly_partitions
+from signals_assets.defs.partitions import weekly_partitions
+from signals_assets.weeks import Week, latest_complete_week
 
 
 def test_key_opens_a_saturday_window_and_signal_date_is_the_friday_before_its_end():

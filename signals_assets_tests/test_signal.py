@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from sklearn.preprocessing import MinMaxScaler
 
-from signals_assets.signal.signal import MINMAX_MARGIN, build_scaled_signal, scale_signal
+from signals_assets.signal.scaling import MINMAX_MARGIN, build_scaled_signal, scale_signal
 
 FRIDAY = date(2026, 11, 13)
 

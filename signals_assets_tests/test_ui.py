@@ -20,7 +20,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from signals_assets.partitions import Week, weekly_partitions
+from signals_assets.defs.partitions import weekly_partitions
+from signals_assets.weeks import Week
 from signals_assets_tests.dagster_dev import (
     BACKFILL_DONE,
     LOCATION,
@@ -213,12 +214,12 @@ def test_materialize_a_week_from_the_asset_graph_and_read_its_metadata(dagster_u
     expect(page.get_by_text("fetching statuses")).to_have_count(0)
     screenshot(page, tmp_path, "1-asset-graph")
 
-    # The button shows a spinner while the UI loads what it needs to launch (the partitions of 7 assets);
+    # The button shows a spinner while the UI loads what it needs to launch (the partitions of 9 assets);
     # on a busy 2-core machine that can take a while, so wait it out rather than click into it.
     expect(materialize_all.get_by_role("progressbar")).to_have_count(0)
     clicked = time.monotonic()
     materialize_all.click()
-    dialog = page.get_by_role("dialog").filter(has_text="Launch runs to materialize 7 assets")
+    dialog = page.get_by_role("dialog").filter(has_text="Launch runs to materialize 9 assets")
     expect(dialog).to_be_visible(timeout=DIALOG_TIMEOUT_MS)
     print(f"launch dialog open {time.monotonic() - clicked:.1f} s after the click")
     expect(dialog.get_by_text("Partition selection")).to_be_visible()
@@ -246,12 +247,13 @@ def test_materialize_a_week_from_the_asset_graph_and_read_its_metadata(dagster_u
     page.goto(f"/runs/{run_id}")
     expect(page.get_by_text("Success", exact=True).first).to_be_visible()
     expect(page.get_by_text(f"partition: {UI_WEEK}")).to_be_visible()
-    expect(page.get_by_text("7 assets", exact=True)).to_be_visible()
+    expect(page.get_by_text("9 assets", exact=True)).to_be_visible()
     # The event log (scrolled to its end) shows the run's last events once loaded.
     expect(page.get_by_text("Finished execution of run for", exact=False).first).to_be_visible()
     screenshot(page, tmp_path, "3-run")
 
-    # The submission asset: materialized for the week, with its CSV, row count and the skipped upload.
+    # The submission asset: materialized for the week, with its CSV and row count; the upload asset says
+    # per week what happened at Numerai.
     friday = Week.from_key(UI_WEEK).friday.isoformat()
     csv_path = dagster_ui.submissions / f"signals_{friday}.csv"
     submitted = pd.read_csv(csv_path)
@@ -259,11 +261,14 @@ def test_materialize_a_week_from_the_asset_graph_and_read_its_metadata(dagster_u
     expect(page.get_by_text("Latest materialization")).to_be_visible()
     expect(page.get_by_text(UI_WEEK, exact=True).first).to_be_visible()
     expect(metadata_row(page, "path")).to_contain_text(f"signals_{friday}.csv")
-    expect(metadata_row(page, "rows")).to_contain_text(str(len(submitted)))
+    expect(metadata_row(page, "dagster/partition_row_count")).to_contain_text(str(len(submitted)))
     expect(metadata_row(page, "friday")).to_contain_text(friday)
-    expect(metadata_row(page, "upload")).to_contain_text("skipped")
-    expect(metadata_row(page, "upload")).to_contain_text("backfills never upload")
     screenshot(page, tmp_path, "4-submission-asset")
+    page.goto("/assets/numerai_upload")
+    expect(page.get_by_text("Latest materialization")).to_be_visible()
+    expect(metadata_row(page, "status")).to_contain_text("skipped")
+    expect(metadata_row(page, "reason")).to_contain_text("backfills never upload")
+    screenshot(page, tmp_path, "4b-numerai-upload-asset")
 
     # scaled_signal: its histogram metadata is a PNG inside markdown, shown in a dialog.
     page.goto("/assets/scaled_signal")

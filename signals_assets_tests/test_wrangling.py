@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 
 from signals_assets.news.headlines import aggregate_headlines, filter_headlines
+from signals_assets.news.ticker_map import build_ticker_map
 from signals_assets.sentiment.headline_scores import distinct_headlines, headline_id, ticker_sentiment
-from signals_assets.tickers.tickers import build_ticker_map
 
 
 def _articles():
@@ -23,7 +23,9 @@ def _articles():
 
 
 def _ticker_map():
-    news = pd.DataFrame({"ticker": ["AAPL", "MSFT", "TSLA", "ZZZZ", "BRK.B"], "name": list("abcde"), "sector": list("vwxyz")})
+    news = pd.DataFrame(
+        {"ticker": ["AAPL", "MSFT", "TSLA", "ZZZZ", "BRK.B"], "name": list("abcde"), "sector": list("vwxyz")}
+    )
     universe = pd.DataFrame({"numerai_ticker": ["AAPL US", "MSFT US", "TSLA US", "BRK/B US", "000640 KR"]})
     return build_ticker_map(news, universe)
 
@@ -32,7 +34,10 @@ def test_ticker_map_joins_news_symbols_with_numerai_ids():
     mapped = _ticker_map()
     assert list(mapped.columns) == ["stocknews_ticker", "numerai_ticker", "bloomberg_ticker", "name", "sector"]
     assert dict(zip(mapped["stocknews_ticker"], mapped["numerai_ticker"])) == {
-        "AAPL": "AAPL US", "BRK.B": "BRK/B US", "MSFT": "MSFT US", "TSLA": "TSLA US",
+        "AAPL": "AAPL US",
+        "BRK.B": "BRK/B US",
+        "MSFT": "MSFT US",
+        "TSLA": "TSLA US",
     }
     assert (mapped["bloomberg_ticker"] == mapped["numerai_ticker"]).all()
 
@@ -45,7 +50,9 @@ def test_universe_without_numerai_ticker_is_a_clear_error():
 def test_filtered_headlines_one_row_per_article_and_mapped_ticker_without_neutral():
     headlines = filter_headlines(_articles(), _ticker_map())
     assert sorted(zip(headlines["article_id"], headlines["numerai_ticker"])) == [
-        ("a1", "AAPL US"), ("a1", "MSFT US"), ("a2", "TSLA US"),
+        ("a1", "AAPL US"),
+        ("a1", "MSFT US"),
+        ("a2", "TSLA US"),
     ]
     assert set(headlines.columns) >= {"article_id", "title", "published_at", "sentiment"}
 
@@ -65,7 +72,12 @@ def test_aggregated_headlines_hold_real_lists():
 def test_empty_week_aggregates_to_a_typed_empty_frame():
     empty = filter_headlines(_articles().iloc[0:0], _ticker_map())
     aggregated = aggregate_headlines(empty)
-    assert aggregated.empty and list(aggregated.columns) == ["numerai_ticker", "headlines", "n_headlines", "article_ids"]
+    assert aggregated.empty and list(aggregated.columns) == [
+        "numerai_ticker",
+        "headlines",
+        "n_headlines",
+        "article_ids",
+    ]
 
 
 def test_shared_headline_is_distinct_once_and_counted_for_every_ticker():

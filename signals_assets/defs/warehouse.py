@@ -3,14 +3,18 @@ submission directory, as one resource; the IO manager writes into the same wareh
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pandas as pd
-from dagster_duckdb_pandas import DuckDBPandasIOManager, DuckDBPandasTypeHandler
+from dagster._core.definitions.metadata import TableMetadataSet
+from dagster._core.storage.db_io_manager import DbIOManager
+from dagster_duckdb.io_manager import DuckDbClient
+from dagster_duckdb_pandas import DuckDBPandasTypeHandler
 from pydantic import Field, field_validator
 
 from signals_assets.defs.environment import from_env
@@ -67,7 +71,21 @@ class Warehouse(dg.ConfigurableResource):
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-write connection to the warehouse, closed on exit (one writing process per file)."""
-        connection = duckdb.connect(str(self.database_path()))
+        path = self.database_path()
+        try:
+            connection = duckdb.connect(str(path))
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower():
+                raise
+            holder = _LOCK_HOLDER.search(str(error))
+            raise WarehouseLocked(
+                f"The warehouse {path} is open for writing in another process"
+                f"{' (' + holder.group(1) + ')' if holder else ''}, and DuckDB allows one writing process per file. "
+                "Close that connection (a notebook's duckdb.connect, the DuckDB CLI, another `dagster asset "
+                f"materialize`), or open it there read-only: duckdb.connect({str(path)!r}, read_only=True). "
+                "Runs of this project write one at a time when they go through the queue (dagster.yaml: "
+                "max_concurrent_runs: 1); then run this week again."
+            ) from None
         try:
             connection.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
             yield connection
@@ -75,36 +93,63 @@ class Warehouse(dg.ConfigurableResource):
             connection.close()
 
 
+class WarehouseLocked(RuntimeError):
+    """Another process holds the DuckDB file's write lock; the message says which and what to do."""
+
+
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.+?)(?:\. See also|$)")
+
+
 class _WarehouseFrameHandler(DuckDBPandasTypeHandler):
     """The official pandas handler, plus: an empty week still creates its (typed) table.
 
-    The stock handler skips empty frames entirely, so a first week with no news would leave no table
-    and every downstream step would fail with "Table ... does not exist".
+    The stock handler skips empty frames (and warns "An empty table will not be created"), so a first
+    week with no news would leave no table and every downstream step would fail with "Table ... does not
+    exist". Here an empty frame creates the typed table, its week's rows having been deleted already.
     """
 
     def handle_output(self, context, table_slice, obj: pd.DataFrame, connection):
-        if obj.empty:
-            untyped = [name for name, dtype in obj.dtypes.items() if dtype == object]
-            if untyped:
-                # DuckDB would type these columns NULL and later weeks could not be inserted.
-                obj = obj.astype({name: "string" for name in untyped})
-            connection.execute(
-                f"create table if not exists {table_slice.schema}.{table_slice.table} as select * from obj"
-            )
-        return super().handle_output(context, table_slice, obj, connection)
+        if not obj.empty:
+            return super().handle_output(context, table_slice, obj, connection)
+        untyped = [name for name, dtype in obj.dtypes.items() if str(dtype) == "object"]
+        # DuckDB would type these columns NULL and later weeks could not be inserted.
+        obj = obj.astype({name: "string" for name in untyped})  # noqa: F841 (read by DuckDB's replacement scan)
+        connection.execute(f"create table if not exists {table_slice.schema}.{table_slice.table} as select * from obj")
+        context.add_output_metadata(
+            {
+                **TableMetadataSet(partition_row_count=0, storage_kind="duckdb"),
+                "dataframe_columns": dg.MetadataValue.table_schema(
+                    dg.TableSchema(
+                        columns=[dg.TableColumn(name=str(name), type=str(dtype)) for name, dtype in obj.dtypes.items()]
+                    )
+                ),
+            }
+        )
 
 
-class _WarehouseDuckDB(DuckDBPandasIOManager):
+class _WarehouseClient(DuckDbClient):
+    """dagster-duckdb's client, connecting through the `warehouse` resource of the run."""
+
     @staticmethod
-    def type_handlers() -> Sequence[DuckDBPandasTypeHandler]:
-        return [_WarehouseFrameHandler()]
+    @contextmanager
+    def connect(context, _table_slice):
+        with context.resources.warehouse.connect() as connection:
+            yield connection
 
 
 @dg.io_manager(
     required_resource_keys={"warehouse"},
-    description=f"Dagster's DuckDB pandas IO manager on the warehouse resource's file: one table per asset in schema {SCHEMA}.",
+    description=f"Dagster's DuckDB pandas IO manager on the warehouse resource's file: one table per asset in "
+    f"schema {SCHEMA}, one week's rows replaced per partition.",
 )
-def warehouse_io_manager(init_context: dg.InitResourceContext):
-    """Reads the `warehouse` resource at run time, so a database overridden at launch is the one written."""
-    database = init_context.resources.warehouse.database_path()
-    return _WarehouseDuckDB(database=str(database), schema=SCHEMA).create_io_manager(init_context)
+def warehouse_io_manager(init_context: dg.InitResourceContext) -> DbIOManager:
+    """dagster-duckdb-pandas' IO manager (its DbIOManager, client and pandas type handler) on the run's
+    `warehouse` resource, so the file it writes is the one the resource names, overridden at launch or not."""
+    return DbIOManager(
+        db_client=_WarehouseClient(),
+        database=str(init_context.resources.warehouse.database_path()),
+        schema=SCHEMA,
+        type_handlers=[_WarehouseFrameHandler()],
+        default_load_type=pd.DataFrame,
+        io_manager_name="DuckDBIOManager",
+    )

@@ -7,16 +7,17 @@ tested on their own and reused by the API client, the sample source and the test
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, time, timedelta
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any, Iterable, Mapping, Sequence
-from zoneinfo import ZoneInfo
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from signals_assets.partitions import Week
+from signals_assets.weeks import Week
 
 # Typed columns even when a frame is empty: DuckDB types an empty object column as NULL, which
 # breaks the next week's insert. "string" maps to VARCHAR, a pyarrow list of strings to VARCHAR[].
@@ -57,41 +58,80 @@ TICKER_COLUMNS = list(TICKER_DTYPES)
 
 ARTICLE_ID_LENGTH = 16
 REQUEST_DATE_FORMAT = "%m%d%Y"
-PROVIDER_ZONE = ZoneInfo("America/New_York")  # the zone of the provider's calendar dates
+
+# Why an item cannot be an article (the keys of the dropped-item counts). A missing title is one:
+# an empty headline would be scored and averaged into every ticker the item names.
+DROP_REASONS = ("not_an_object", "missing_date", "unparseable_date", "missing_title", "no_tickers")
+_TICKER_SEPARATORS = re.compile(r"[\s,;]+")  # "AAPL,MSFT", "AAPL MSFT", "AAPL; MSFT"
+
+
+class MalformedItem(ValueError):
+    """An API item that cannot be an article; `reason` is one of DROP_REASONS, the message shows the item."""
+
+    def __init__(self, reason: str, item: Any, field: str = ""):
+        if isinstance(item, Mapping):
+            where = f"{_short(item.get('title'))} ({item.get('news_url') or 'no news_url'})"
+            super().__init__(f"item {where} has {field} {_short(item.get(field))}")
+        else:
+            super().__init__(f"item {_short(item)} is not a JSON object")
+        self.reason = reason
 
 
 def empty_articles() -> pd.DataFrame:
     """An article frame with no rows but every column typed."""
-    return _typed_frame({column: [] for column in ARTICLE_COLUMNS}, ARTICLE_DTYPES)
+    return articles_frame([])
 
 
-def parse_articles(items: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """API `data` items -> one typed row per item (duplicates kept; see `deduplicate`)."""
-    rows = [parse_article(item) for item in items]
-    if not rows:
-        return empty_articles()
-    columns = {column: [row[column] for row in rows] for column in ARTICLE_COLUMNS}
-    return _typed_frame(columns, ARTICLE_DTYPES)
+def parse_articles(items: Iterable[Any]) -> pd.DataFrame:
+    """API `data` items -> one typed row per item (duplicates kept; see `deduplicate`). A malformed item
+    raises MalformedItem: `paging.fetch_week` parses item by item, and drops and counts those."""
+    return articles_frame([parse_article(item) for item in items])
 
 
-def parse_article(item: Mapping[str, Any]) -> dict[str, Any]:
-    """One API item -> plain values for one row. Optional fields (image_url, topics, text) may be absent."""
+def articles_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Rows from `parse_article` -> a typed article frame."""
+    return _typed_frame({column: [row[column] for row in rows] for column in ARTICLE_COLUMNS}, ARTICLE_DTYPES)
+
+
+def parse_article(item: Any) -> dict[str, Any]:
+    """One API item -> plain values for one row; MalformedItem when it has no usable date, title or
+    tickers. Optional fields (image_url, topics, text, sentiment) may be absent."""
+    if not isinstance(item, Mapping):
+        raise MalformedItem("not_an_object", item)
     news_url = _optional_text(item.get("news_url"))
-    title = _optional_text(item.get("title")) or ""
     raw_date = item.get("date")
+    published_at = parse_published_at(raw_date, item)
+    title = _optional_text(item.get("title"))
+    if title is None:
+        raise MalformedItem("missing_title", item, "title")
+    tickers = parse_ticker_list(item.get("tickers"))
+    if not tickers:
+        raise MalformedItem("no_tickers", item, "tickers")
     return {
         "article_id": article_id(news_url, title, raw_date),
         "news_url": news_url,
         "title": title,
         "text": _optional_text(item.get("text")) or "",
         "source_name": _optional_text(item.get("source_name")) or "",
-        "published_at": parse_published_at(raw_date, item),
+        "published_at": published_at,
         "topics": _string_list(item.get("topics")),
         # A missing label claims no polarity, which is what Neutral means downstream.
         "sentiment": (_optional_text(item.get("sentiment")) or "Neutral").capitalize(),
         "type": _optional_text(item.get("type")) or "",
-        "tickers": [ticker.upper() for ticker in _string_list(item.get("tickers"))],
+        "tickers": tickers,
     }
+
+
+def parse_ticker_list(value: Any) -> list[str]:
+    """Upper-case tickers, each once, from a list or a string separated by commas, spaces or semicolons."""
+    entries = [value] if isinstance(value, str) else value if isinstance(value, (list, tuple)) else []
+    parts = (
+        part.strip("\"'[]").upper()
+        for entry in entries
+        if entry is not None
+        for part in _TICKER_SEPARATORS.split(str(entry))
+    )
+    return list(dict.fromkeys(part for part in parts if part))
 
 
 def article_id(news_url: str | None, title: str, raw_date: Any) -> str:
@@ -103,18 +143,14 @@ def article_id(news_url: str | None, title: str, raw_date: Any) -> str:
 def parse_published_at(raw_date: Any, item: Mapping[str, Any] | None = None) -> pd.Timestamp:
     """RFC 2822 date with its US Eastern offset ("Sun, 14 Feb 2021 07:00:00 -0500") -> UTC Timestamp.
 
-    ISO 8601 with an offset is accepted too. A date without an offset is rejected: guessing the zone
-    could move an article into the wrong week.
+    ISO 8601 with an offset is accepted too. A date without an offset is rejected (MalformedItem):
+    guessing the zone could move an article into the wrong week.
     """
-    parsed = _parse_rfc2822(raw_date) if isinstance(raw_date, str) else None
-    if parsed is None and isinstance(raw_date, str):
-        parsed = _parse_iso(raw_date)
+    if _optional_text(raw_date) is None:
+        raise MalformedItem("missing_date", item or {"date": raw_date}, "date")
+    parsed = _parse_date(raw_date) if isinstance(raw_date, str) else None
     if parsed is None or parsed.tzinfo is None:
-        raise ValueError(
-            f"Stock News API article {_describe_item(item)} has date {raw_date!r}, which is not an RFC 2822 "
-            "date with a UTC offset (e.g. 'Sun, 14 Feb 2021 07:00:00 -0500'). The provider changed its date "
-            "format or sent a broken item; report it or drop the item before parsing."
-        )
+        raise MalformedItem("unparseable_date", item or {"date": raw_date}, "date")
     return pd.Timestamp(parsed).tz_convert("UTC")
 
 
@@ -154,17 +190,6 @@ def request_date_range(week: Week) -> str:
     return f"{first.strftime(REQUEST_DATE_FORMAT)}-{last.strftime(REQUEST_DATE_FORMAT)}"
 
 
-def request_range_ends_at(date_range: str) -> datetime:
-    """The instant a `date=MMDDYYYY-MMDDYYYY` request range has fully passed: midnight US Eastern
-    after its last (inclusive) date. The provider's calendar dates are US Eastern (see
-    `request_date_range`), so until then the range's last day is still being written to."""
-    try:
-        last = datetime.strptime(date_range.split("-")[1], REQUEST_DATE_FORMAT).date()
-    except (IndexError, ValueError):
-        raise ValueError(f"date range {date_range!r} is not MMDDYYYY-MMDDYYYY") from None
-    return datetime.combine(last + timedelta(days=1), time(0), tzinfo=PROVIDER_ZONE)
-
-
 def parse_tickers(items: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """/account/tickersdbv2 items -> one typed row per ticker, sorted by ticker."""
     rows = [_ticker_row(item) for item in items if _optional_text(item.get("ticker"))]
@@ -190,24 +215,21 @@ def _typed_frame(columns: Mapping[str, list], dtypes: Mapping[str, Any]) -> pd.D
     return pd.DataFrame({name: pd.Series(values, dtype=dtypes[name]) for name, values in columns.items()})
 
 
-def _parse_rfc2822(raw_date: str):
+def _parse_date(raw_date: str) -> datetime | None:
+    """RFC 2822, else ISO 8601; None when neither parses."""
     try:
         return parsedate_to_datetime(raw_date)
     except (TypeError, ValueError, IndexError):
-        return None
-
-
-def _parse_iso(raw_date: str):
+        pass
     try:
         return pd.Timestamp(raw_date).to_pydatetime()
     except (TypeError, ValueError):
         return None
 
 
-def _describe_item(item: Mapping[str, Any] | None) -> str:
-    if not item:
-        return "(unknown)"
-    return f"{item.get('title')!r} ({item.get('news_url') or 'no news_url'})"
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _optional_text(value: Any) -> str | None:
@@ -218,12 +240,9 @@ def _optional_text(value: Any) -> str | None:
 
 
 def _string_list(value: Any) -> list[str]:
-    """A list of non-empty strings; tolerates None and a comma-separated string."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        value = value.split(",")
-    return [text for text in (_optional_text(entry) for entry in value) if text]
+    """A list of non-empty strings; tolerates None, a comma-separated string and other odd values."""
+    entries = value.split(",") if isinstance(value, str) else value if isinstance(value, (list, tuple)) else []
+    return [text for text in (_optional_text(entry) for entry in entries) if text]
 
 
 def _as_bool(value: Any) -> bool:

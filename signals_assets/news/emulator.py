@@ -8,12 +8,14 @@ the loopback test server serves it, so tests and sample mode agree on what the A
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from signals_assets.news.endpoints import CATEGORY_PATH, MAX_ITEMS_PER_PAGE, NEWS_PATH, TICKERS_DB_PATH
+
 
 class EmulatedAPIError(Exception):
     """What the emulated API answers with an HTTP error status."""
@@ -142,4 +144,3 @@ def _positive_int(params: Mapping[str, Any], name: str, default: int) -> int:
 
 def _split(raw: Any) -> list[str]:
     return [part.strip().upper() for part in str(raw or "").split(",") if part.strip()]
-

@@ -16,9 +16,7 @@ AGGREGATED_HEADLINE_COLUMNS = ["numerai_ticker", "headlines", "n_headlines", "ar
 _STRING_LIST = pd.ArrowDtype(pa.list_(pa.string()))
 
 
-def filter_headlines(
-    raw_articles: pd.DataFrame, ticker_map: pd.DataFrame, drop_neutral: bool = True
-) -> pd.DataFrame:
+def filter_headlines(raw_articles: pd.DataFrame, ticker_map: pd.DataFrame, drop_neutral: bool = True) -> pd.DataFrame:
     """One row per (article, numerai_ticker) for the article's tickers that are in the ticker map."""
     articles = raw_articles[["article_id", "title", "published_at", "sentiment", "tickers"]]
     if drop_neutral:

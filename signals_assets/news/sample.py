@@ -7,8 +7,9 @@ import functools
 import gzip
 import io
 import json
+from collections.abc import Mapping
 from importlib import resources
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 

@@ -1,0 +1,9 @@
+"""FinBERT headline scoring, the pure core (no Dagster).
+
+errors (FinBERTSettingError, FinBERTLoadError), labels (which logit is which label), devices (device
+resolution, what each device allows, per-device defaults), precisions (the model at a precision, the
+forward pass), calibration (precision="auto"), loading (from_pretrained with clear errors), batching
+(length-sorted batches, in this process or DataLoader workers), scorer (HeadlineScorer, load_scorer),
+headline_scores (the per-headline cache and the per-ticker mean), untrained_model (FinBERT-shaped
+models with random weights, for tests, benchmarks and the offline demo).
+"""

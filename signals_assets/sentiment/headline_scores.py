@@ -21,9 +21,7 @@ def headline_id(headline: str) -> str:
 def distinct_headlines(aggregated_headlines: pd.DataFrame) -> pd.DataFrame:
     """Each distinct headline of the week once (several tickers often carry the same article)."""
     headlines = aggregated_headlines["headlines"].explode().dropna().astype(str).drop_duplicates()
-    return pd.DataFrame(
-        {"headline_id": headlines.map(headline_id).to_numpy(), "headline": headlines.to_numpy()}
-    )
+    return pd.DataFrame({"headline_id": headlines.map(headline_id).to_numpy(), "headline": headlines.to_numpy()})
 
 
 def ticker_sentiment(aggregated_headlines: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:

@@ -49,9 +49,7 @@ def scale_signal(sentiment: pd.Series, method: ScalingMethod = DEFAULT_METHOD) -
     Raises ValueError naming the tickers (the index) whose sentiment is NaN or infinite.
     """
     if method not in SCALING_METHODS:
-        raise ValueError(
-            f"Unknown signal scaling method {method!r}; choose one of {', '.join(SCALING_METHODS)}."
-        )
+        raise ValueError(f"Unknown signal scaling method {method!r}; choose one of {', '.join(SCALING_METHODS)}.")
     values = pd.to_numeric(sentiment, errors="coerce").astype("float64")
     not_finite = ~np.isfinite(values.to_numpy())
     if not_finite.any():

@@ -1,57 +1,79 @@
-"""submission: the week's CSV, validated by Numerai's rules, uploaded only for the live week."""
+"""Numerai: the week's universe, the submission file, and its upload."""
 
+from datetime import datetime, timezone
+
+import dagster as dg
 import pandas as pd
-from dagster import AssetExecutionContext, MetadataValue
 
-from signals_assets.news.resources import StockNewsAPI
-from signals_assets.partitions import week_of, weekly_asset, with_week_column
-from signals_assets.submission.resources import NumeraiSignals
-from signals_assets.submission.submission import build_submission, validate_and_write_submission
-from signals_assets.tickers.assets import week_universe
-from signals_assets.warehouse import submissions_dir
+from signals_assets.defs.metadata import preview
+from signals_assets.defs.numerai.resources import NumeraiSignals
+from signals_assets.defs.partitions import week_of, weekly_asset
+from signals_assets.defs.warehouse import Warehouse
+from signals_assets.numerai.submission_file import build_submission, submission_csv_path, write_submission_csv
+from signals_assets.weeks import with_week_column
+
+NUMERAI_CACHE = "numerai"  # under the warehouse's data_dir
+UNIVERSE_COLUMNS = ["numerai_ticker", "bloomberg_ticker"]
+UPLOAD_COLUMNS = ["friday", "status", "reason", "model_name", "submission_id", "filename", "uploaded_at"]
 
 
-@weekly_asset(
-    group_name="signal",
-    kinds={"numerai", "csv"},
-)
+@weekly_asset(kinds={"numerai", "duckdb"})
+def numerai_universe(context: dg.AssetExecutionContext, numerai: NumeraiSignals, warehouse: Warehouse) -> pd.DataFrame:
+    """The tickers the week is mapped and validated against (numerai_ticker, bloomberg_ticker), and where
+    they came from: the NUMERAI_UNIVERSE file, Numerai's live file, or the packaged sample."""
+    week = week_of(context)
+    universe, origin = numerai.load_universe(warehouse.cache_dir(NUMERAI_CACHE), context.log)
+    frame = pd.DataFrame({"numerai_ticker": universe["numerai_ticker"].astype("string")})
+    bloomberg = universe["bloomberg_ticker"] if "bloomberg_ticker" in universe.columns else universe["numerai_ticker"]
+    frame["bloomberg_ticker"] = bloomberg.astype("string").fillna(frame["numerai_ticker"])
+    frame = frame.dropna(subset=["numerai_ticker"]).drop_duplicates("numerai_ticker").reset_index(drop=True)
+    context.log.info(
+        f"Week {week.key}: {len(frame)} universe tickers from {origin}. This is the current universe, not a "
+        "point-in-time one: a past week may include tickers listed later."
+    )
+    context.add_output_metadata({"source": origin, "point_in_time": False, "preview": preview(frame)})
+    return with_week_column(frame[UNIVERSE_COLUMNS], week)
+
+
+@weekly_asset(kinds={"numerai", "csv"})
 def submission(
-    context: AssetExecutionContext,
-    scaled_signal: pd.DataFrame,
-    news: StockNewsAPI,
-    numerai: NumeraiSignals,
+    context: dg.AssetExecutionContext, numerai: NumeraiSignals, warehouse: Warehouse, scaled_signal: pd.DataFrame
 ) -> pd.DataFrame:
-    """`signals_<Friday>.csv` in SIGNALS_OUTPUT_DIR, validated with numerai-tools against the week's
-    universe; uploaded with numerapi only for the latest complete week when keys and model are set."""
+    """`signals_<Friday>.csv` in the warehouse's output_dir (SIGNALS_OUTPUT_DIR): numerai_ticker, signal
+    (and the date with include_date_column). Written only after `submission_is_valid` passed on the signal."""
     week = week_of(context)
     rows = build_submission(scaled_signal, include_date=numerai.include_date_column)
-    # Raises SubmissionInvalid (rule and counts) and removes a stale file before any upload.
-    csv_path, report = validate_and_write_submission(
-        week_universe(news, numerai, context.log), rows, submissions_dir(), week.friday
-    )
-    context.log.info(f"Wrote {report.n_submitted} tickers to {csv_path}")
-
-    upload_metadata: dict = {}
-    skipped = numerai.upload_reason_skipped(week)
-    if skipped:
-        context.log.info(f"Not uploading to Numerai: {skipped}")
-        upload_metadata["upload"] = f"skipped: {skipped}"
-    else:
-        uploaded = numerai.upload_submission(csv_path, log=context.log)
-        context.log.info(f"Uploaded {csv_path.name} for model {uploaded.model_name}: submission {uploaded.submission_id}")
-        upload_metadata.update(
-            {"upload": "uploaded", "submission_id": uploaded.submission_id, "model_name": uploaded.model_name}
-        )
-
-    stored = with_week_column(rows, week)
+    csv_path = write_submission_csv(rows, warehouse.submissions_dir(), week.friday)
+    context.log.info(f"Wrote {len(rows)} tickers to {csv_path}")
     context.add_output_metadata(
         {
-            "path": MetadataValue.path(str(csv_path.resolve())),
-            "rows": len(rows),
-            "tickers_in_universe": report.n_in_universe,
+            "path": dg.MetadataValue.path(str(csv_path.resolve())),
             "friday": week.friday.isoformat(),
-            **upload_metadata,
-            "preview": MetadataValue.md(rows.head(10).to_markdown(index=False)),
+            "preview": preview(rows),
         }
     )
-    return stored
+    return with_week_column(rows, week)
+
+
+@weekly_asset(kinds={"numerai"}, deps=["submission"])
+def numerai_upload(context: dg.AssetExecutionContext, numerai: NumeraiSignals, warehouse: Warehouse) -> pd.DataFrame:
+    """What happened to the week's submission file at Numerai: uploaded (the submission id and model),
+    or skipped and why. Only the latest complete week uploads, with upload on, keys and a model name set."""
+    week = week_of(context)
+    csv_path = submission_csv_path(warehouse.submissions_dir(), week.friday)
+    reason = numerai.reason_not_to_upload(week)
+    record = dict.fromkeys(UPLOAD_COLUMNS)
+    record.update(friday=week.friday.isoformat(), filename=csv_path.name)
+    if reason:
+        context.log.info(f"Not uploading {csv_path.name} to Numerai: {reason}")
+        record.update(status="skipped", reason=reason)
+    else:
+        uploaded = numerai.upload_submission(csv_path, log=context.log)
+        record.update(
+            status="uploaded",
+            model_name=uploaded.model_name,
+            submission_id=uploaded.submission_id,
+            uploaded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )
+    context.add_output_metadata({key: value for key, value in record.items() if value is not None})
+    return with_week_column(pd.DataFrame([record], columns=UPLOAD_COLUMNS).astype("string"), week)

@@ -1,12 +1,15 @@
-"""finbert_scores: FinBERT sentiment per ticker, every distinct headline scored once per model."""
+"""Sentiment: the week's headlines per ticker, and FinBERT's score of each ticker."""
 
 import time
 
+import dagster as dg
 import pandas as pd
-from dagster import AssetExecutionContext, MetadataValue
-from dagster_duckdb import DuckDBResource
 
-from signals_assets.partitions import week_of, weekly_asset, with_week_column
+from signals_assets.defs.metadata import preview
+from signals_assets.defs.partitions import week_of, weekly_asset
+from signals_assets.defs.sentiment.resources import FinBERT
+from signals_assets.defs.warehouse import SCHEMA, Warehouse
+from signals_assets.news.headlines import aggregate_headlines
 from signals_assets.sentiment.headline_scores import (
     CACHE_TABLE,
     SCORE_COLUMNS,
@@ -17,19 +20,28 @@ from signals_assets.sentiment.headline_scores import (
     store_scores,
     ticker_sentiment,
 )
-from signals_assets.sentiment.resources import FinBERT
-from signals_assets.warehouse import SCHEMA
+from signals_assets.weeks import with_week_column
 
 
-@weekly_asset(
-    group_name="sentiment",
-    kinds={"pytorch", "duckdb"},
-    pool="gpu",
-)
+@weekly_asset(kinds={"duckdb", "pandas"})
+def aggregated_headlines(context: dg.AssetExecutionContext, filtered_headlines: pd.DataFrame) -> pd.DataFrame:
+    """One row per numerai_ticker with its week's headlines as a list, their count and article ids."""
+    week = week_of(context)
+    aggregated = with_week_column(aggregate_headlines(filtered_headlines), week)
+    context.add_output_metadata(
+        {
+            "headlines": int(aggregated["n_headlines"].sum()) if len(aggregated) else 0,
+            "preview": preview(aggregated, ["numerai_ticker", "n_headlines"]),
+        }
+    )
+    return aggregated
+
+
+@weekly_asset(kinds={"pytorch", "duckdb"}, pool="gpu")
 def finbert_scores(
-    context: AssetExecutionContext,
+    context: dg.AssetExecutionContext,
     finbert: FinBERT,
-    warehouse: DuckDBResource,
+    warehouse: Warehouse,
     aggregated_headlines: pd.DataFrame,
 ) -> pd.DataFrame:
     """Per ticker: the mean FinBERT score P(positive) - P(negative) of its week's headlines, in [-1, 1].
@@ -41,7 +53,7 @@ def finbert_scores(
     model, revision = finbert.model, finbert.revision or "default"
     headlines = distinct_headlines(aggregated_headlines)
 
-    with warehouse.get_connection() as connection:
+    with warehouse.connect() as connection:
         ensure_cache_table(connection, SCHEMA)
         reused = cached_scores(connection, SCHEMA, model, revision, headlines)
     to_score = headlines[~headlines["headline_id"].isin(reused["headline_id"])]
@@ -64,7 +76,7 @@ def finbert_scores(
         elapsed = time.perf_counter() - started
         new_scores = pd.concat([to_score.reset_index(drop=True), probabilities.reset_index(drop=True)], axis=1)
         new_scores = new_scores.assign(model=model, revision=revision, first_week=week.week_start)
-        with warehouse.get_connection() as connection:
+        with warehouse.connect() as connection:
             store_scores(connection, SCHEMA, new_scores)
         inference = {
             "device": scorer.device,
@@ -78,8 +90,6 @@ def finbert_scores(
     per_ticker = with_week_column(per_ticker, week)
     context.add_output_metadata(
         {
-            "rows": len(per_ticker),
-            "tickers_covered": len(per_ticker),
             "headlines": len(headlines),
             "headlines_scored": len(to_score),
             "headlines_reused": len(reused),
@@ -87,9 +97,7 @@ def finbert_scores(
             "model": model,
             "revision": revision,
             "headline_scores_table": f"{SCHEMA}.{CACHE_TABLE}",
-            "preview": MetadataValue.md(
-                per_ticker.sort_values("sentiment").head(10)[TICKER_SENTIMENT_COLUMNS].to_markdown(index=False)
-            ),
+            "preview": preview(per_ticker.sort_values("sentiment"), TICKER_SENTIMENT_COLUMNS),
         }
     )
     return per_ticker

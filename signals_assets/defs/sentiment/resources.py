@@ -1,46 +1,54 @@
-"""FinBERT as a Dagster resource: settings shown in the UI; loading and scoring live in the pure core
-(signals_assets.sentiment.sentiment)."""
+"""FinBERT as a Dagster resource: its settings, typed and validated here once (shown in the UI); loading
+and scoring live in the pure core (signals_assets.sentiment.scorer)."""
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from dagster import ConfigurableResource, EnvVar
 from pydantic import Field, field_validator
 
-from signals_assets.sentiment.sentiment import (
-    DEFAULT_BATCH_SIZE,
-    MIN_MAX_LENGTH,
-    PRECISION_TOLERANCE,
-    HeadlineScorer,
-    load_scorer,
-    parse_label_map,
-    validate_device_setting,
-    validate_precision_setting,
-)
+from signals_assets.defs.environment import from_env
+from signals_assets.sentiment.batching import MIN_MAX_LENGTH
+from signals_assets.sentiment.calibration import PRECISION_TOLERANCE
+from signals_assets.sentiment.devices import DEFAULT_BATCH_SIZE, DEVICE_PATTERN
+from signals_assets.sentiment.labels import parse_label_map
+from signals_assets.sentiment.precisions import PRECISION_PATTERN
+from signals_assets.sentiment.scorer import HeadlineScorer, load_scorer
+
+MAX_LENGTH_LIMIT = 512  # BERT's positions; the model's own limit is checked when it loads
 
 
 class FinBERT(ConfigurableResource):
-    """A FinBERT sequence classifier that scores headlines as P(positive) - P(negative)."""
+    """A FinBERT sequence classifier that scores headlines as P(positive) - P(negative).
+
+    A field set by an environment variable defaults to `EnvVar(NAME)` when the variable is set where the
+    code location loads (signals_assets.defs.environment); Dagster resolves it when a run starts and
+    builds the resource again with the value, so the checks below run on the value then."""
 
     model: str = Field(
-        default="ProsusAI/finbert",
+        default=from_env("FINBERT_MODEL", "ProsusAI/finbert"),
         description=(
             "Hugging Face hub id or local directory (made with save_pretrained or "
             "`hf download ProsusAI/finbert --local-dir DIR`). Env FINBERT_MODEL."
         ),
     )
-    revision: Optional[str] = Field(
-        default=None, description="Hub branch, tag or commit to pin; None: the default branch."
+    revision: str | None = Field(
+        default=from_env("FINBERT_REVISION", None),
+        description="Hub branch, tag or commit to pin; None: the default branch. Env FINBERT_REVISION.",
     )
     device: str = Field(
-        default="auto", description="'auto' (CUDA when torch sees a GPU, else CPU), 'cpu', 'cuda' or 'cuda:N'."
+        default=from_env("FINBERT_DEVICE", "auto"),
+        pattern=DEVICE_PATTERN,
+        description="'auto' (CUDA when torch sees a GPU, else CPU), 'cpu', 'cuda' or 'cuda:N'. Env FINBERT_DEVICE.",
     )
     precision: str = Field(
-        default="auto",
+        default=from_env("FINBERT_PRECISION", "auto"),
+        pattern=PRECISION_PATTERN,
         description=(
             f"'auto', 'fp32', 'bf16', 'fp16' (CUDA only) or 'int8' (CPU only). auto: bf16 on CUDA; on CPU the fastest "
-            f"of int8/bf16/fp32 whose scores stay within {PRECISION_TOLERANCE} of fp32, checked when the model loads."
+            f"of int8/bf16/fp32 whose scores stay within {PRECISION_TOLERANCE} of fp32, checked when the model loads. "
+            "Env FINBERT_PRECISION."
         ),
     )
     batch_size: int = Field(
@@ -51,11 +59,11 @@ class FinBERT(ConfigurableResource):
     max_length: int = Field(
         default=64,
         ge=MIN_MAX_LENGTH,
-        le=512,
+        le=MAX_LENGTH_LIMIT,
         description="Word pieces per headline, [CLS] and [SEP] included; longer headlines are truncated. 64 covers nearly all.",
     )
-    label_map: Optional[str] = Field(
-        default=None,
+    label_map: str | None = Field(
+        default=from_env("FINBERT_LABEL_MAP", None),
         description=(
             "Logit index of each label for models whose config names them LABEL_0.. (env FINBERT_LABEL_MAP), e.g. "
             "'0:negative,1:neutral,2:positive' for ipuneetrathore/bert-base-cased-finetuned-finBERT. "
@@ -63,26 +71,22 @@ class FinBERT(ConfigurableResource):
         ),
     )
 
-    # An EnvVar arrives here as the variable's name; its value is checked when the model loads.
-    @field_validator("device")
+    @field_validator("device", "precision", "label_map", mode="wrap")
     @classmethod
-    def _check_device(cls, value: str) -> str:
-        return value if isinstance(value, EnvVar) else validate_device_setting(value)
-
-    @field_validator("precision")
-    @classmethod
-    def _check_precision(cls, value: str) -> str:
-        return value if isinstance(value, EnvVar) else validate_precision_setting(value)
+    def _checked_once_resolved(cls, value: Any, handler: Any) -> Any:
+        # An EnvVar given explicitly is a str holding the variable's *name*: it is checked when Dagster
+        # resolves it at launch and builds the resource with the value, not against the name here.
+        return value if isinstance(value, EnvVar) else handler(value)
 
     @field_validator("label_map")
     @classmethod
-    def _check_label_map(cls, value: Optional[str]) -> Optional[str]:
+    def _check_label_map(cls, value: str | None) -> str | None:
         if value is not None and not isinstance(value, EnvVar):
             parse_label_map(value)
         return value
 
     def load_scorer(self, log: Any = None) -> HeadlineScorer:
-        """Load the model (a few seconds; precision auto also runs its CPU self-check)."""
+        """Load the model (a few seconds; precision auto also runs its calibration)."""
         return load_scorer(
             model=self.model,
             revision=self.revision,

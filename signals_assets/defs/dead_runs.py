@@ -1,0 +1,71 @@
+"""Runs whose process died (kill -9, the OOM killer, a closed laptop lid) are marked failed.
+
+Dagster's default run launcher cannot check a run worker's health, so a killed run stays STARTED for
+good: it holds its place under `max_concurrent_runs` and its `gpu` pool slot, and every later run waits
+behind it. This sensor, run by the daemon (`dagster dev`, `make ui`), finds started runs whose process
+is gone and reports them failed, which frees their slots; `run_retries` then re-runs the week.
+"""
+
+import os
+from pathlib import Path
+
+import dagster as dg
+from dagster._core.launcher import DefaultRunLauncher
+
+INTERVAL_S = 30
+ACTIVE = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+
+
+def run_process_id(instance: dg.DagsterInstance, run_id: str) -> int | None:
+    """The pid of the process that executes the run ("Started process for run (pid: N)"), if recorded."""
+    for record in instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT, limit=20).records:
+        metadata = record.event_log_entry.dagster_event.event_specific_data.metadata or {}
+        if "pid" in metadata:
+            return int(metadata["pid"].value)
+    return None
+
+
+def process_alive(pid: int, started_before: float) -> bool:
+    """Whether process `pid` exists and is the one that started before `started_before` (a pid reused
+    by a later process is not the run's)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        boot = next(
+            float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime")
+        )
+    except (OSError, ValueError, IndexError, StopIteration):
+        return True  # no /proc: trust the pid
+    return boot + ticks / os.sysconf("SC_CLK_TCK") <= started_before + 1
+
+
+@dg.sensor(
+    minimum_interval_seconds=INTERVAL_S,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Marks runs whose process died (killed, out of memory) as failed, so they free their run and "
+    "gpu pool slots and run_retries can re-run the week. Local runs only (Dagster's default run launcher).",
+)
+def fail_runs_whose_process_died(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+    instance = context.instance
+    if not isinstance(instance.run_launcher, DefaultRunLauncher):
+        return dg.SkipReason("Runs are not local processes here: their launcher checks their health.")
+    failed = []
+    for record in instance.get_run_records(dg.RunsFilter(statuses=ACTIVE), limit=100):
+        run = record.dagster_run
+        pid = run_process_id(instance, run.run_id)
+        if pid is None or process_alive(pid, record.start_time or record.create_timestamp.timestamp()):
+            continue
+        instance.report_run_failed(
+            run,
+            f"The run's process (pid {pid}) is gone: it was killed or ran out of memory. Marked failed by "
+            "the fail_runs_whose_process_died sensor, which frees its slots; run_retries re-runs it.",
+        )
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        failed.append(run.run_id)
+        context.log.warning(f"Run {run.run_id}: process {pid} is gone; marked failed and freed its slots.")
+    return dg.SkipReason(f"Marked {len(failed)} dead run(s) failed: {', '.join(failed)}" if failed else "No dead runs.")

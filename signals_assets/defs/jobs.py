@@ -1,0 +1,17 @@
+"""The weekly job over every asset and check, and its schedule."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from signals_assets.defs.partitions import weekly_partitions
+
+weekly_signal_job = dg.define_asset_job(
+    "weekly_signal",
+    selection=dg.AssetSelection.all(),
+    partitions_def=weekly_partitions,
+    description="Materialize one week: universe -> news -> headlines -> FinBERT -> signal -> submission -> upload.",
+)
+
+# Saturday 19:00 UTC, an hour after Numerai's Saturday round opens, for the week that just ended.
+weekly_signal_schedule = dg.build_schedule_from_partitioned_job(weekly_signal_job, hour_of_day=19)

@@ -1,0 +1,29 @@
+"""Every resource, built in one place; the environment they read is in defs/environment.py."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from signals_assets.defs.ingestion.resources import news_source
+from signals_assets.defs.numerai.resources import NumeraiSignals
+from signals_assets.defs.sentiment.resources import FinBERT
+from signals_assets.defs.warehouse import Warehouse, warehouse_io_manager
+
+
+def build_resources() -> dict[str, object]:
+    """The resources of a run: settings from each resource's own field defaults (see environment.py)."""
+    return {
+        "warehouse": Warehouse(),
+        "io_manager": warehouse_io_manager,
+        # The Stock News API with STOCKNEWS_API_KEY, the packaged sample without it (chosen here only).
+        "news": news_source(),
+        "finbert": FinBERT(),
+        "numerai": NumeraiSignals(),
+    }
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    # Steps of a run share one process, in every job including the UI's "Materialize": DuckDB allows one
+    # writing process per file, and parallel step processes would contend for its lock.
+    return dg.Definitions(resources=build_resources(), executor=dg.in_process_executor)
