@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import re
 import shutil
+import signal
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
@@ -78,6 +82,7 @@ class DagsterUI:
     warehouse: Path
     submissions: Path
     log: Path
+    env: dict[str, str]  # the environment dagster dev runs in
 
     def graphql(self, query: str, variables: dict | None = None) -> dict:
         return graphql(self.url, query, variables, timeout_s=30)
@@ -111,7 +116,7 @@ def dagster_ui(tmp_path_factory, tiny_finbert_dir):
         # Stopped on leaving the block (module teardown), with every process carrying this DAGSTER_HOME.
         with DagsterDev(home, env, log, start_timeout_s=SERVER_START_TIMEOUT_S) as dev:
             print(f"\ndagster dev at {dev.url}, DAGSTER_HOME={home}, output in {log}")
-            yield DagsterUI(dev.url, home, root / "warehouse.duckdb", root / "submissions", log)
+            yield DagsterUI(dev.url, home, root / "warehouse.duckdb", root / "submissions", log, env)
     except DagsterDevError as error:  # it did not come up: the log's tail says why
         pytest.fail(str(error), pytrace=False)
 
@@ -360,3 +365,61 @@ def test_a_backfill_launched_while_a_run_is_in_flight_completes_every_week(dagst
         assert not scores.duplicated(["model", "revision", "headline_id"]).any()
     for week in (RUN_WEEK, *BACKFILL_WEEKS):
         assert (dagster_ui.submissions / f"signals_{Week.from_key(week).friday.isoformat()}.csv").exists()
+
+
+def _cli_run_at_step(instance, step_key: str) -> str | None:
+    """The id of a started run (not launched from the UI) that has started `step_key`."""
+    for run in instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
+        records = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.STEP_START).records
+        if any(record.event_log_entry.step_key == step_key for record in records):
+            return run.run_id
+    return None
+
+
+def test_a_cli_run_killed_mid_step_is_marked_failed_by_the_daemon_and_the_next_run_completes(dagster_ui):
+    """kill -9 a `dagster asset materialize` run on the instance `dagster dev` serves. Nothing notices its
+    death (no code server watches it), so it would stay STARTED and hold the queue's only place for good;
+    the fail_runs_whose_process_died sensor marks it failed, and the next run of the week goes through the
+    queue to success. (Last in this module: the backfill test above counts every run of the instance.)"""
+    command = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "asset",
+        "materialize",
+        "-m",
+        "signals_assets.definitions",
+        "--select",
+        "*",
+        "--partition",
+        UI_WEEK,
+    ]
+    with dg.DagsterInstance.from_config(str(dagster_ui.home)) as instance:
+        env = {**dagster_ui.env, "DAGSTER_HOME": str(dagster_ui.home)}
+        cli = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + RUN_TIMEOUT_S
+            while not (run_id := _cli_run_at_step(instance, "raw_articles")):
+                assert cli.poll() is None and time.monotonic() < deadline, "the CLI run never reached raw_articles"
+                time.sleep(0.05)
+            cli.send_signal(signal.SIGKILL)
+        finally:
+            cli.kill()
+            cli.wait()
+
+    assert wait_for_run(dagster_ui, run_id, timeout_s=180) == "FAILURE"
+    assert any("is gone" in message for message in run_messages(dagster_ui, run_id))  # the sensor said so
+    # The queue's only place is free again: the next run of the week, launched as from the UI, completes.
+    repository = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}
+    launched = dagster_ui.graphql(
+        LAUNCH_RUN,
+        {
+            "params": {
+                "selector": {**repository, "jobName": JOB},
+                "runConfigData": {},
+                "executionMetadata": {"tags": [{"key": "dagster/partition", "value": UI_WEEK}]},
+            }
+        },
+    )["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    assert wait_for_run(dagster_ui, launched["run"]["runId"]) == "SUCCESS", tail(dagster_ui.log)

@@ -3,7 +3,8 @@
 Dagster's default run launcher cannot check a run worker's health, so a killed run stays STARTED for
 good: it holds its place under `max_concurrent_runs` and its `gpu` pool slot, and every later run waits
 behind it. This sensor, run by the daemon (`dagster dev`, `make ui`), finds started runs whose process
-is gone and reports them failed, which frees their slots; `run_retries` then re-runs the week.
+is gone and reports them failed, which frees their slots (a run launched through the queue is then
+re-run by `run_retries`; re-run a `dagster asset materialize` run the same way it was started).
 """
 
 import os
@@ -48,7 +49,7 @@ def process_alive(pid: int, started_before: float) -> bool:
     minimum_interval_seconds=INTERVAL_S,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Marks runs whose process died (killed, out of memory) as failed, so they free their run and "
-    "gpu pool slots and run_retries can re-run the week. Local runs only (Dagster's default run launcher).",
+    "gpu pool slots. Local runs only (Dagster's default run launcher).",
 )
 def fail_runs_whose_process_died(context: dg.SensorEvaluationContext) -> dg.SkipReason:
     instance = context.instance
@@ -63,7 +64,7 @@ def fail_runs_whose_process_died(context: dg.SensorEvaluationContext) -> dg.Skip
         instance.report_run_failed(
             run,
             f"The run's process (pid {pid}) is gone: it was killed or ran out of memory. Marked failed by "
-            "the fail_runs_whose_process_died sensor, which frees its slots; run_retries re-runs it.",
+            "the fail_runs_whose_process_died sensor, which frees its slots; materialize the week again.",
         )
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         failed.append(run.run_id)

@@ -1,5 +1,9 @@
 """Per-headline FinBERT scores: the cache that makes every headline scored once per model, and the
-per-ticker mean (pure pandas, plus plain DuckDB SQL for the cache table)."""
+per-ticker mean (pure pandas, plus plain DuckDB SQL for the cache table).
+
+The cache is keyed by (model, revision, headline_id), where revision is the model's fingerprint
+(signals_assets.sentiment.fingerprint): a hash of a local directory's model files, or the hub commit.
+Rows of earlier keys (a configured revision, 'default') stay but no longer match."""
 
 from __future__ import annotations
 
@@ -52,7 +56,7 @@ def ensure_cache_table(connection, schema: str) -> None:
 
 
 def cached_scores(connection, schema: str, model: str, revision: str, headlines: pd.DataFrame) -> pd.DataFrame:
-    """Scores already computed by this model and revision for any of `headlines`."""
+    """Scores already computed by this model at this revision (its fingerprint) for any of `headlines`."""
     wanted = headlines[["headline_id"]]  # noqa: F841 (read by DuckDB's replacement scan)
     return connection.execute(
         f"""SELECT c.headline_id, {", ".join("c." + col for col in SCORE_COLUMNS)}
@@ -63,7 +67,7 @@ def cached_scores(connection, schema: str, model: str, revision: str, headlines:
 
 
 def store_scores(connection, schema: str, new_scores: pd.DataFrame) -> None:
-    """Add newly scored headlines; a headline already cached for this model keeps its first score."""
+    """Add newly scored headlines; a headline already cached for this model and revision keeps its first score."""
     if new_scores.empty:
         return
     rows = new_scores[HEADLINE_SCORE_COLUMNS]  # noqa: F841 (read by DuckDB's replacement scan)

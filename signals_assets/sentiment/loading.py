@@ -31,6 +31,18 @@ def looks_like_path(model: str) -> bool:
     return model.startswith(("/", "./", "../", "~", ".\\")) or os.path.isabs(model) or Path(model).expanduser().exists()
 
 
+def local_model_directory(model: str) -> Path | None:
+    """The directory `model` names, checked to hold a saved model; None when `model` is a hub id."""
+    if not looks_like_path(model):
+        return None
+    directory = Path(model).expanduser()
+    if not directory.is_dir():
+        raise FinBERTLoadError(f"FinBERT model directory {model!r} does not exist. {HUB_DOWNLOAD_HELP}")
+    if not (directory / "config.json").is_file():
+        raise FinBERTLoadError(f"{model!r} holds no saved model (no config.json). {HUB_DOWNLOAD_HELP}")
+    return directory
+
+
 def _hub_load_errors() -> tuple[type[BaseException], ...]:
     """What a failed `from_pretrained` raises: transformers and huggingface_hub wrap missing files,
     connection and hub errors in OSError (and bad ids in ValueError); EntryNotFoundError is neither."""
@@ -62,12 +74,8 @@ def load_pretrained(model: str, revision: str | None, attn_implementation: str):
     """(tokenizer, fp32 model in eval mode) from a hub id or a local `save_pretrained` directory."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    if looks_like_path(model):
-        directory = Path(model).expanduser()
-        if not directory.is_dir():
-            raise FinBERTLoadError(f"FinBERT model directory {model!r} does not exist. {HUB_DOWNLOAD_HELP}")
-        if not (directory / "config.json").is_file():
-            raise FinBERTLoadError(f"{model!r} holds no saved model (no config.json). {HUB_DOWNLOAD_HELP}")
+    directory = local_model_directory(model)
+    if directory is not None:
         source, is_local, local_files_only = str(directory), True, True
     else:
         source, is_local, local_files_only = model, False, offline_mode()

@@ -142,9 +142,12 @@ def build_untrained_model(
     if favoured is not None:
         with torch.no_grad():
             model.classifier.bias[favoured] += FAVOUR_BIAS
+    from signals_assets.sentiment.loading import no_progress_bars
+
     directory.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
+    with no_progress_bars():  # transformers draws a "Writing model shards" bar on stderr
+        model.save_pretrained(directory)
+        tokenizer.save_pretrained(directory)
     return directory
 
 

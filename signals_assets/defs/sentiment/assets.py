@@ -46,12 +46,18 @@ def finbert_scores(
 ) -> pd.DataFrame:
     """Per ticker: the mean FinBERT score P(positive) - P(negative) of its week's headlines, in [-1, 1].
 
-    Per-headline probabilities live in `signals.headline_scores`, keyed by model and revision: a
-    headline scored once (this week, a re-run, or an earlier week) is never scored again."""
+    Per-headline probabilities live in `signals.headline_scores`, keyed by model and revision, the
+    model's fingerprint: a hash of a local directory's model files or the hub commit. A headline scored
+    once by the same model files (this week, a re-run, or an earlier week) is never scored again; new
+    weights saved over the old ones are a new fingerprint, and every headline is scored again."""
     week = week_of(context)
-    # The cache key is the configured model and revision, so a fully cached week loads no model at all.
-    model, revision = finbert.model, finbert.revision or "default"
     headlines = distinct_headlines(aggregated_headlines)
+    # The fingerprint comes from the model's files (or hub commit) without loading it, so a fully cached
+    # week loads no model at all; a week without headlines needs no model, nor its fingerprint.
+    fingerprint = finbert.fingerprint() if len(headlines) else None
+    model, revision = finbert.model, fingerprint.value if fingerprint else "none (no headlines)"
+    if fingerprint is not None:
+        context.log.info(f"FinBERT model {model!r} has fingerprint {revision}: {fingerprint.described}.")
 
     with warehouse.connect() as connection:
         ensure_cache_table(connection, SCHEMA)
@@ -65,7 +71,7 @@ def finbert_scores(
     elif to_score.empty:
         context.log.info(f"All {len(headlines)} headlines of week {week.key} were scored before: no inference.")
     else:
-        scorer = finbert.load_scorer(log=context.log)
+        scorer = finbert.load_scorer(log=context.log, fingerprint=fingerprint)
         started = time.perf_counter()
         probabilities = scorer.score(
             to_score["headline"].tolist(),
@@ -96,6 +102,7 @@ def finbert_scores(
             **inference,
             "model": model,
             "revision": revision,
+            "fingerprint_of": fingerprint.described if fingerprint else "n/a",
             "headline_scores_table": f"{SCHEMA}.{CACHE_TABLE}",
             "preview": preview(per_ticker.sort_values("sentiment"), TICKER_SENTIMENT_COLUMNS),
         }

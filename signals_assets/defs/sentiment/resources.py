@@ -12,6 +12,8 @@ from signals_assets.defs.environment import from_env
 from signals_assets.sentiment.batching import MIN_MAX_LENGTH
 from signals_assets.sentiment.calibration import PRECISION_TOLERANCE
 from signals_assets.sentiment.devices import DEFAULT_BATCH_SIZE, DEVICE_PATTERN
+from signals_assets.sentiment.errors import FinBERTLoadError
+from signals_assets.sentiment.fingerprint import ModelFingerprint, model_fingerprint
 from signals_assets.sentiment.labels import parse_label_map
 from signals_assets.sentiment.precisions import PRECISION_PATTERN
 from signals_assets.sentiment.scorer import HeadlineScorer, load_scorer
@@ -85,11 +87,18 @@ class FinBERT(ConfigurableResource):
             parse_label_map(value)
         return value
 
-    def load_scorer(self, log: Any = None) -> HeadlineScorer:
-        """Load the model (a few seconds; precision auto also runs its calibration)."""
-        return load_scorer(
+    def fingerprint(self) -> ModelFingerprint:
+        """What the model's scores depend on, without loading it (signals_assets.sentiment.fingerprint): a
+        hash of a local directory's model files, or the commit a hub revision resolves to."""
+        return model_fingerprint(self.model, self.revision)
+
+    def load_scorer(self, log: Any = None, fingerprint: ModelFingerprint | None = None) -> HeadlineScorer:
+        """Load the model (a few seconds; precision auto also runs its calibration). With a `fingerprint`
+        (from `fingerprint()`), the model loaded is the one fingerprinted: a hub id at its commit, and a
+        local directory whose files did not change meanwhile."""
+        scorer = load_scorer(
             model=self.model,
-            revision=self.revision,
+            revision=fingerprint.load_revision if fingerprint else self.revision,
             device=self.device,
             precision=self.precision,
             batch_size=self.batch_size or None,
@@ -97,3 +106,11 @@ class FinBERT(ConfigurableResource):
             label_map=self.label_map,
             log=log,
         )
+        if fingerprint is not None and fingerprint.local:
+            now = model_fingerprint(self.model, self.revision)
+            if now.value != fingerprint.value:
+                raise FinBERTLoadError(
+                    f"The files of FinBERT model {self.model!r} changed while it loaded (fingerprint "
+                    f"{fingerprint.value}, now {now.value}): run again once they are written."
+                )
+        return scorer

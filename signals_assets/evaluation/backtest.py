@@ -1,0 +1,108 @@
+"""Per-signal figures over every evaluated week: what a user reads before staking.
+
+Numerai's own notebooks (hello_numerai / model diagnostics) define them: mean, std with ddof=0, Sharpe =
+mean / std (numerai-tools' `sharpe_ratio`, which uses np.std, i.e. ddof=0), max drawdown =
+(cumsum.expanding().max() - cumsum).max(), the peak running from the first week's cumulative score (not
+from 0). Numerai's v3 Signals notebook prints scores.mean() / scores.std() with pandas' ddof=1 instead;
+with many weeks the two differ by sqrt(n / (n - 1)).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from numerai_tools.scoring import sharpe_ratio
+
+WEEK_COLUMN = "week_start"
+STATUS_SCORED = "scored"
+SCORES = ("ncorr", "numerai_corr")
+STATS = ("weeks", "mean", "std", "sharpe", "positive_share", "max_drawdown")
+
+
+def max_drawdown(values: pd.Series) -> float:
+    """The largest fall of the cumulative sum from its running peak (>= 0); NaN for no values.
+
+    E.g. [0.02, -0.01, 0.03, -0.04] -> cumulative [0.02, 0.01, 0.04, 0.00] -> 0.04.
+    """
+    if values.empty:
+        return float("nan")
+    cumulative = values.cumsum()
+    return float((cumulative.cummax() - cumulative).max())
+
+
+def score_stats(values: pd.Series) -> dict[str, float]:
+    """weeks, mean, std (ddof=0), sharpe, positive_share, max_drawdown of one score, in week order.
+
+    Sharpe is NaN with fewer than two weeks or no spread (numerai-tools would divide by zero).
+    """
+    values = values.dropna().astype("float64")
+    if values.empty:
+        return {"weeks": 0, **dict.fromkeys(STATS[1:], float("nan"))}
+    std = float(np.std(values.to_numpy()))
+    sharpe = float(sharpe_ratio(values)) if len(values) > 1 and std > 0 else float("nan")
+    return {
+        "weeks": len(values),
+        "mean": float(values.mean()),
+        "std": std,
+        "sharpe": sharpe,
+        "positive_share": float((values > 0).mean()),
+        "max_drawdown": max_drawdown(values),
+    }
+
+
+def numeric(frame: pd.DataFrame, column: str) -> pd.Series:
+    if column not in frame.columns:
+        return pd.Series(np.nan, index=frame.index, dtype="float64")
+    return pd.to_numeric(frame[column], errors="coerce").astype("float64")
+
+
+def summarize(evaluations: pd.DataFrame, by: str | Sequence[str] = "signal") -> pd.DataFrame:
+    """One row per signal (or per `by` group) over the weeks whose status is `scored`.
+
+    evaluations: rows of signals.signal_evaluation: week_start, signal, status, ncorr, numerai_corr,
+    neutral_churn, churn_penalty (None/NaN where a figure is missing; other columns ignored).
+    Columns: the `by` columns, weeks (scored weeks), first_week, last_week, then for ncorr and numerai_corr
+    `<score>_weeks` (weeks with that figure), `_mean`, `_std`, `_sharpe`, `_positive_share`,
+    `_max_drawdown`, then mean_neutral_churn and mean_payout_share_kept (mean churn_penalty).
+    A group with no scored week gets weeks 0 and NaN figures. For the halflife table pass
+    by=["halflife_weeks", "signal"] over evaluations that carry a halflife_weeks column.
+    """
+    keys = [by] if isinstance(by, str) else list(by)
+    missing = [col for col in (*keys, WEEK_COLUMN, "status") if col not in evaluations.columns]
+    if missing:
+        raise ValueError(f"The evaluations lack column(s) {', '.join(missing)}.")
+    frame = evaluations.assign(_week=pd.to_datetime(evaluations[WEEK_COLUMN])).sort_values("_week", kind="stable")
+    rows = []
+    for key, group in frame.groupby(keys, sort=True, dropna=False):
+        scored = group[group["status"] == STATUS_SCORED]
+        row: dict[str, object] = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+        row["weeks"] = len(scored)
+        row["first_week"] = scored["_week"].min() if len(scored) else pd.NaT
+        row["last_week"] = scored["_week"].max() if len(scored) else pd.NaT
+        for score in SCORES:
+            for stat, value in score_stats(numeric(scored, score)).items():
+                row[f"{score}_{stat}"] = value
+        row["mean_neutral_churn"] = numeric(scored, "neutral_churn").mean()
+        row["mean_payout_share_kept"] = numeric(scored, "churn_penalty").mean()
+        rows.append(row)
+    columns = [*keys, "weeks", "first_week", "last_week"]
+    columns += [f"{score}_{stat}" for score in SCORES for stat in STATS]
+    columns += ["mean_neutral_churn", "mean_payout_share_kept"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def cumulative_scores(evaluations: pd.DataFrame, score: str = "ncorr", by: str = "signal") -> pd.DataFrame:
+    """Cumulative sum of `score` over scored weeks: index week_start, one column per `by` value.
+
+    A week where a signal has no figure adds nothing to its sum (the line stays flat).
+    """
+    scored = evaluations[evaluations["status"] == STATUS_SCORED]
+    table = (
+        scored.assign(_week=pd.to_datetime(scored[WEEK_COLUMN]), _score=numeric(scored, score))
+        .pivot_table(index="_week", columns=by, values="_score", aggfunc="sum", dropna=False)
+        .sort_index()
+    )
+    table.index.name = WEEK_COLUMN
+    return table.fillna(0.0).cumsum()
