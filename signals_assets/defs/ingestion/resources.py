@@ -7,6 +7,7 @@ assets take a `NewsSource` and never ask which it is (`source_name` only labels 
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -63,17 +64,17 @@ class NewsSource(dg.ConfigurableResource):
         "week fails.",
     )
 
+    @abstractmethod
     def fetch_week(self, week: Week, tickers: Sequence[str], cache_dir: Path, log: Any) -> NewsFetch:
         """The week's articles mentioning any of `tickers` (all articles when `tickers` is empty).
 
         `cache_dir`: where the source may keep answers (the asset passes warehouse.cache_dir(CACHE_DIR_NAME));
         `log`: the step's `context.log`, or any logger.
         """
-        raise NotImplementedError
 
+    @abstractmethod
     def supported_tickers(self, cache_dir: Path, log: Any) -> tuple[pd.DataFrame, int]:
         """Tickers the provider covers (articles.TICKER_COLUMNS), and the API calls it took."""
-        raise NotImplementedError
 
     def _read_week(
         self,
