@@ -582,6 +582,7 @@ def main() -> None:
     api = LoopbackAPI(week, args.latency_ms / 1000)
     try:
         from signals_assets.defs.ingestion.resources import StockNewsAPI
+        from signals_assets.defs.numerai.data import NumeraiData
         from signals_assets.defs.numerai.resources import NumeraiSignals
         from signals_assets.defs.sentiment.resources import FinBERT
         from signals_assets.defs.warehouse import Warehouse, warehouse_io_manager
@@ -596,6 +597,7 @@ def main() -> None:
             "news": StockNewsAPI(api_key=TOKEN, base_url=api.base_url),
             "finbert": FinBERT(model=str(model_dir)),
             "numerai": NumeraiSignals(universe=str(work / "universe.csv"), upload=False),
+            "numerai_data": NumeraiData(),
         }
         before = api.requests()
         first = materialize_week(args.week, resources, RESULTS / "week.prof" if args.profile else None)

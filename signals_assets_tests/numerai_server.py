@@ -34,7 +34,7 @@ FAKE_SECRET_KEY = "SECRETKEY456"
 SIGNALS_TOURNAMENT = 11
 AUTHORIZED_OPERATIONS = ("account", "submissionUploadSignalsAuth", "createSignalsSubmission")
 # Matched by substring in this order (no document of one operation names another).
-OPERATIONS = ("submissionUploadSignalsAuth", "createSignalsSubmission", "dataset", "account")
+OPERATIONS = ("submissionUploadSignalsAuth", "createSignalsSubmission", "dataset", "account", "listDatasets")
 
 
 @dataclass
@@ -121,6 +121,15 @@ class FakeNumerai:
         with self._lock:
             return list(self.uploads.values())[-1] if self.uploads else None
 
+    def add_dataset(self, filename: str, content: bytes | pd.DataFrame) -> None:
+        """Serve `filename` (e.g. 'signals/v3.0/validation.parquet'): listed by listDatasets, fetched by dataset."""
+        if isinstance(content, pd.DataFrame):
+            buffer = io.BytesIO()
+            content.to_parquet(buffer, index=False)
+            content = buffer.getvalue()
+        with self._lock:
+            self.datasets[filename] = content
+
     def operations(self) -> list[str]:
         with self._lock:
             return [req.operation or f"{req.method} {req.path.split('?')[0]}" for req in self.requests]
@@ -162,6 +171,9 @@ class FakeNumerai:
             listed = [{"id": mid, "name": name, "tournament": SIGNALS_TOURNAMENT} for name, mid in self.models.items()]
             listed += [{"id": mid, "name": name, "tournament": 8} for name, mid in self.classic_models.items()]
             return 200, {"data": {"account": {"models": listed}}}
+        if operation == "listDatasets":  # numerapi's list_datasets: every file name the server has
+            with self._lock:
+                return 200, {"data": {"listDatasets": sorted(self.datasets)}}
         if operation == "dataset":
             filename = variables.get("filename")
             if filename not in self.datasets:

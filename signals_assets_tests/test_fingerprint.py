@@ -13,6 +13,7 @@ from dagster import DagsterInstance, materialize
 
 from signals_assets.definitions import build_definitions
 from signals_assets.defs.ingestion.resources import SampleNews
+from signals_assets.defs.numerai.data import NumeraiData
 from signals_assets.defs.numerai.resources import NumeraiSignals
 from signals_assets.defs.sentiment.resources import FinBERT
 from signals_assets.defs.warehouse import warehouse_io_manager
@@ -178,6 +179,7 @@ def test_new_weights_in_the_same_folder_are_rescored_and_unchanged_ones_are_not(
         "news": SampleNews(),
         "finbert": FinBERT(model=str(model_dir)),
         "numerai": NumeraiSignals(universe="sample"),
+        "numerai_data": NumeraiData(),
     }
     with DagsterInstance.ephemeral() as instance:
 

@@ -10,6 +10,7 @@ from dagster import DagsterInstance, materialize
 
 from signals_assets.definitions import build_definitions
 from signals_assets.defs.ingestion.resources import SampleNews, StockNewsAPI
+from signals_assets.defs.numerai.data import NumeraiData
 from signals_assets.defs.numerai.resources import NumeraiSignals
 from signals_assets.defs.sentiment.resources import FinBERT
 from signals_assets.defs.warehouse import warehouse_io_manager
@@ -83,6 +84,7 @@ def resources_for(warehouse, news, finbert_dir, **numerai_settings) -> dict:
         "news": news,
         "finbert": FinBERT(model=str(finbert_dir)),
         "numerai": NumeraiSignals(**{"universe": "sample", **numerai_settings}),
+        "numerai_data": NumeraiData(),
     }
 
 

@@ -10,6 +10,7 @@ from dagster import DagsterInstance, materialize
 
 from signals_assets.definitions import build_definitions
 from signals_assets.defs.ingestion.resources import SampleNews
+from signals_assets.defs.numerai.data import NumeraiData
 from signals_assets.defs.numerai.resources import NumeraiSignals
 from signals_assets.defs.sentiment.resources import FinBERT
 from signals_assets.defs.warehouse import Warehouse, warehouse_io_manager
@@ -24,6 +25,7 @@ def _run(warehouse: Warehouse, week: str, selection: list[str]):
         "io_manager": warehouse_io_manager,
         "news": SampleNews(),
         "numerai": NumeraiSignals(universe="sample"),
+        "numerai_data": NumeraiData(),
         "finbert": FinBERT(),
     }
     with DagsterInstance.ephemeral() as instance:

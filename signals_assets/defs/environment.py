@@ -27,6 +27,8 @@ VARIABLES = {
     "NUMERAI_SECRET_KEY": "Numerai API secret key (upload)",
     "NUMERAI_MODEL_NAME": "the Signals model to submit as",
     "NUMERAI_UNIVERSE": "the universe: a parquet/csv file, 'live' (Numerai's live.parquet) or 'sample'",
+    "NUMERAI_DATASET_VERSION": "pin a Signals dataset version (signals/vX.Y); unset: the newest on the server",
+    "NUMERAI_DATA_DIR": "a local folder holding Numerai's files under their own names (validation.parquet, ..)",
     "SIGNALS_DUCKDB_PATH": "the DuckDB warehouse file",
     "SIGNALS_DATA_DIR": "caches: API responses, Numerai files",
     "SIGNALS_OUTPUT_DIR": "submission CSVs",

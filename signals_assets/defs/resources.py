@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from signals_assets.defs.ingestion.resources import news_source
+from signals_assets.defs.numerai.data import NumeraiData
 from signals_assets.defs.numerai.resources import NumeraiSignals
 from signals_assets.defs.sentiment.resources import FinBERT
 from signals_assets.defs.warehouse import Warehouse, warehouse_io_manager
@@ -19,6 +20,8 @@ def build_resources() -> dict[str, object]:
         "news": news_source(),
         "finbert": FinBERT(),
         "numerai": NumeraiSignals(),
+        # Numerai's dataset files (NUMERAI_DATASET_VERSION, NUMERAI_DATA_DIR): the point-in-time universe.
+        "numerai_data": NumeraiData(),
     }
 
 
