@@ -1,6 +1,7 @@
-"""Generate the packaged sample news (signals_assets/news/sample_data/) deterministically.
+"""Generate the packaged sample news (signals_assets/news/sample_data/) and the matching synthetic Numerai
+files (signals_assets/numerai/sample_data/) deterministically.
 
-    .venv/bin/python scripts/make_sample_data.py [--out DIR]
+    .venv/bin/python scripts/make_sample_data.py [--out DIR] [--numerai-out DIR]
 
 Everything is invented: companies, symbols, outlets, headlines and URLs (on the reserved `.invalid`
 domain). A fixed seed, fixed dates and stdlib-only serialisation (gzip mtime 0, no set iteration)
@@ -11,6 +12,9 @@ Files written:
                     source_name, date, topics, sentiment, type, tickers)
 - tickers.json      {"data": [...]} in the shape of /account/tickersdbv2
 - universe.csv      numerai_ticker, bloomberg_ticker ("XYZ US"), a Numerai-like universe
+and, into --numerai-out (default signals_assets/numerai/sample_data/, or OUT/numerai with --out), Numerai's
+validation, validation_neutralizer, validation_example_preds and live parquet files for the sample weeks,
+with a planted relation between the provider's labels and the target (see the "Numerai files" section).
 """
 
 from __future__ import annotations
@@ -413,7 +417,7 @@ class ArticleWriter:
         }
 
 
-def build(rng: random.Random) -> tuple[list[dict], list[dict], list[list[str]]]:
+def build(rng: random.Random) -> tuple[list[dict], list[dict], list[list[str]], dict[str, str]]:
     total = NEWS_COMPANIES + UNIVERSE_ONLY_COMPANIES + LISTED_ONLY_COMPANIES
     companies = make_companies(rng, total)
     news = companies[:NEWS_COMPANIES]
@@ -451,7 +455,8 @@ def build(rng: random.Random) -> tuple[list[dict], list[dict], list[list[str]]]:
     universe = sorted([[f"{c.ticker} US", f"{c.ticker} US"] for c in universe_companies])
     listed = [(c, True) for c in news] + [(c, False) for c in universe_only[:20] + listed_only]
     tickers = sorted((ticker_item(company, has_news) for company, has_news in listed), key=lambda item: item["ticker"])
-    return articles, tickers, universe
+    sectors = {f"{c.ticker} US": c.sector for c in universe_companies}  # for the Numerai neutralizer
+    return articles, tickers, universe, sectors
 
 
 def ticker_item(company: Company, has_news: bool) -> dict:
@@ -511,20 +516,253 @@ def universe_csv(universe: list[list[str]]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
+# --- Numerai files -------------------------------------------------------------------------------------
+"""Synthetic Numerai Signals files for the sample weeks (signals_assets/numerai/sample_data/).
+
+Numerai's own names and schema, read by signals_assets.numerai.datasets.NumeraiFiles(data_dir=...):
+- validation.parquet                numerai_ticker, date, feature_* (5 buckets), target, target_jupiter_60
+                                    (the same values: the v3.1 and v3.0 names of the main target) and
+                                    target_chili_60 (an auxiliary target with its own noise)
+- validation_neutralizer.parquet    numerai_ticker, date, neutralizer_sector_* one-hots and three random
+                                    exposures (neutralizer_beta, neutralizer_size, neutralizer_momentum)
+- validation_example_preds.parquet  numerai_ticker, date, signal in (0, 1)
+- live.parquet                      numerai_ticker, date, feature_*: the universe on the latest Friday
+Every universe ticker is on every sample Friday (partition key + 6 days: 2026-10-16 .. 2026-11-13). Dates
+are timestamp[ns] at midnight, no zone; each file has one row group per date (sorted by ticker) so that
+per-date reads touch one row group; snappy, no pandas metadata, fixed seed: byte-identical reruns.
+
+Targets are Numerai's 5 buckets {0, 0.25, 0.5, 0.75, 1} (5/20/50/20/5 % of each date). The latest
+Friday's targets are all NaN: a 60-day target resolves about 13 weeks later, so the latest sample week is
+'pending' as a real unresolved week is, and only the first four weeks score.
+
+The planted relation, so that the demo's provider-label baseline scores above zero: each ticker-week's
+latent return is TARGET_LABEL_LEAN x (the mean provider label of the ticker's non-Neutral articles of that
+week: Positive +1, Negative -1; type Article, published in the UTC window [Saturday, next Saturday), as the
+pipeline's filtered headlines with drop_neutral see them; 0 for tickers without such news) + a risk part
+(TARGET_RISK_LOAD x neutralizer_beta + a weekly sector shock) + idiosyncratic noise N(0, 1), then bucketed.
+The neutralizer exposures are drawn independently of the news, so neutralizing does not remove the lean.
+Measured on the resolved weeks over tickers with non-Neutral news (about 320 a week; printed by the
+script): Pearson(label mean, target) 0.07, 0.19, 0.18, 0.23 (Spearman alike), 0.17 pooled; with ~320
+tickers a week one week's correlation has a standard error of about 0.055. The example predictions load on momentum
+and on a slice of the idiosyncratic noise (some skill, none from the news), so the baseline also has room
+for a positive contribution against them.
+"""
+
+DEFAULT_NUMERAI_OUT = Path(__file__).resolve().parents[1] / "signals_assets" / "numerai" / "sample_data"
+NUMERAI_SEED = SEED + 60
+FRIDAY_OFFSET = timedelta(days=6)  # partition key (a Saturday) -> its week's Friday
+TARGET_BUCKETS = [(0.0, 0.05), (0.25, 0.20), (0.5, 0.50), (0.75, 0.20), (1.0, 0.05)]
+FEATURE_BUCKETS = [(value, 0.2) for value in (0.0, 0.25, 0.5, 0.75, 1.0)]
+TARGET_LABEL_LEAN = 0.35  # latent return per unit of mean provider label
+TARGET_RISK_LOAD = 0.3  # latent return per unit of neutralizer_beta
+SECTOR_SHOCK = 0.3  # sd of the weekly return of each sector
+EXAMPLE_SKILL = 0.25  # share of the idiosyncratic return the example predictions see
+NUMERAI_FILES = ("validation.parquet", "validation_neutralizer.parquet", "validation_example_preds.parquet")
+LIVE_FILE = "live.parquet"
+FEATURES = ("feature_momentum_20d", "feature_volatility_60d", "feature_value", "feature_size")
+EXPOSURES = ("beta", "size", "momentum")
+
+
+def label_means(articles: list[dict], universe: list[list[str]]) -> list[dict[str, float]]:
+    """Per sample week: numerai_ticker -> mean provider label (+1/-1) of its non-Neutral articles."""
+    in_universe = {row[0] for row in universe}
+    weeks: list[dict[str, float]] = []
+    for week in range(WEEKS):
+        start = FIRST_WEEK_START + week * WEEK
+        end = start + WEEK
+        labels: dict[str, list[float]] = {}
+        for article in articles:
+            if article["type"] != "Article" or article["sentiment"] == "Neutral":
+                continue
+            if not start <= parse_instant(article["date"]) < end:
+                continue
+            score = 1.0 if article["sentiment"] == "Positive" else -1.0
+            for ticker in dict.fromkeys(f"{symbol} US" for symbol in article["tickers"]):
+                if ticker in in_universe:
+                    labels.setdefault(ticker, []).append(score)
+        weeks.append({ticker: sum(values) / len(values) for ticker, values in sorted(labels.items())})
+    return weeks
+
+
+def ranks(values: list[float]) -> list[float]:
+    """Average ranks 1..n (ties share their mean rank)."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    out = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            out[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return out
+
+
+def buckets(values: list[float], shares: list[tuple[float, float]]) -> list[float]:
+    """Rank `values` into buckets holding the given shares (Numerai's target and feature bucketing)."""
+    order = sorted(range(len(values)), key=lambda i: (values[i], i))
+    out = [0.0] * len(values)
+    edges, total = [], 0.0
+    for value, share in shares:
+        total += share
+        edges.append((round(total * len(values)), value))
+    for position, index in enumerate(order):
+        out[index] = next(value for edge, value in edges if position < edge)
+    return out
+
+
+def pearson(xs: list[float], ys: list[float]) -> float:
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
+    sxx = sum((x - mx) ** 2 for x in xs)
+    syy = sum((y - my) ** 2 for y in ys)
+    return sxy / (sxx * syy) ** 0.5
+
+
+def numerai_tables(articles: list[dict], universe: list[list[str]], sectors: dict[str, str]):
+    """The four tables (validation, neutralizer, example preds, live) and the measured relation."""
+    import pyarrow as pa
+
+    rng = random.Random(NUMERAI_SEED)
+    tickers = [row[0] for row in universe]
+    sector_names = sorted(set(sectors.values()))
+    sector_columns = {name: "neutralizer_sector_" + re.sub("[^a-z]+", "_", name.lower()) for name in sector_names}
+    base = {ticker: {name: rng.gauss(0, 1) for name in EXPOSURES} for ticker in tickers}
+    value_base = {ticker: rng.gauss(0, 1) for ticker in tickers}
+    means = label_means(articles, universe)
+    fridays = [FIRST_WEEK_START.replace(tzinfo=None) + week * WEEK + FRIDAY_OFFSET for week in range(WEEKS)]
+    validation: dict[str, list] = {"numerai_ticker": [], "date": []}
+    validation.update({name: [] for name in (*FEATURES, "target", "target_jupiter_60", "target_chili_60")})
+    neutralizer: dict[str, list] = {"numerai_ticker": [], "date": []}
+    neutralizer.update({column: [] for column in sector_columns.values()})
+    neutralizer.update({f"neutralizer_{name}": [] for name in EXPOSURES})
+    example: dict[str, list] = {"numerai_ticker": [], "date": [], "signal": []}
+    live: dict[str, list] = {}
+    strength, pooled_x, pooled_y = [], [], []
+    for week, friday in enumerate(fridays):
+        shocks = {name: rng.gauss(0, SECTOR_SHOCK) for name in sector_names}
+        exposure = {
+            ticker: {name: base[ticker][name] * 0.95 + rng.gauss(0, 0.3) for name in EXPOSURES} for ticker in tickers
+        }
+        idio = [rng.gauss(0, 1) for _ in tickers]
+        aux_noise = [rng.gauss(0, 1) for _ in tickers]
+        risk = [TARGET_RISK_LOAD * exposure[t]["beta"] + shocks[sectors[t]] for t in tickers]
+        lean = [TARGET_LABEL_LEAN * means[week].get(t, 0.0) for t in tickers]
+        target = buckets([a + b + c for a, b, c in zip(lean, risk, idio)], TARGET_BUCKETS)
+        chili = buckets(
+            [a / 2 + b + 0.6 * c + 0.8 * d for a, b, c, d in zip(lean, risk, idio, aux_noise)], TARGET_BUCKETS
+        )
+        features = {
+            "feature_momentum_20d": buckets(
+                [exposure[t]["momentum"] + rng.gauss(0, 0.5) for t in tickers], FEATURE_BUCKETS
+            ),
+            "feature_volatility_60d": buckets(
+                [abs(exposure[t]["beta"]) + rng.gauss(0, 0.5) for t in tickers], FEATURE_BUCKETS
+            ),
+            "feature_value": buckets([value_base[t] + rng.gauss(0, 0.3) for t in tickers], FEATURE_BUCKETS),
+            "feature_size": buckets([exposure[t]["size"] + rng.gauss(0, 0.2) for t in tickers], FEATURE_BUCKETS),
+        }
+        example_score = [
+            0.5 * exposure[t]["momentum"] + EXAMPLE_SKILL * i + rng.gauss(0, 1) for t, i in zip(tickers, idio)
+        ]
+        example_signal = [round(r / (len(tickers) + 1), 6) for r in ranks(example_score)]
+        pending = week == WEEKS - 1  # the latest Friday: 60-day targets not resolved yet
+        validation["numerai_ticker"] += tickers
+        validation["date"] += [friday] * len(tickers)
+        for name in FEATURES:
+            validation[name] += features[name]
+        for name, values in (("target", target), ("target_jupiter_60", target), ("target_chili_60", chili)):
+            validation[name] += [None] * len(tickers) if pending else values
+        neutralizer["numerai_ticker"] += tickers
+        neutralizer["date"] += [friday] * len(tickers)
+        for name, column in sector_columns.items():
+            neutralizer[column] += [1.0 if sectors[t] == name else 0.0 for t in tickers]
+        for name in EXPOSURES:
+            neutralizer[f"neutralizer_{name}"] += [round(exposure[t][name], 3) for t in tickers]
+        example["numerai_ticker"] += tickers
+        example["date"] += [friday] * len(tickers)
+        example["signal"] += example_signal
+        if pending:
+            live = {"numerai_ticker": list(tickers), "date": [friday] * len(tickers)}
+            live.update({name: features[name] for name in FEATURES})
+        else:
+            polar = [i for i, t in enumerate(tickers) if t in means[week]]
+            xs = [means[week][tickers[i]] for i in polar]
+            ys = [target[i] for i in polar]
+            pooled_x += xs
+            pooled_y += ys
+            strength.append(
+                f"{friday:%Y-%m-%d}: {len(polar)} tickers with non-Neutral news, corr(label mean, target) "
+                f"Pearson {pearson(xs, ys):.3f}, Spearman {pearson(ranks(xs), ranks(ys)):.3f}"
+            )
+
+    strength.append(f"resolved weeks pooled: Pearson {pearson(pooled_x, pooled_y):.3f}")
+
+    def table(columns: dict[str, list]) -> pa.Table:
+        fields = [pa.field("numerai_ticker", pa.string()), pa.field("date", pa.timestamp("ns"))]
+        fields += [pa.field(name, pa.float64()) for name in columns if name not in ("numerai_ticker", "date")]
+        return pa.table(columns, schema=pa.schema(fields))
+
+    tables = dict(zip(NUMERAI_FILES, (table(validation), table(neutralizer), table(example))))
+    tables[LIVE_FILE] = table(live)
+    return tables, strength
+
+
+def parquet_bytes(table, dates: list[datetime]) -> bytes:
+    """One row group per date, fixed settings, no pandas or Arrow schema metadata."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    sink = io.BytesIO()
+    with pq.ParquetWriter(
+        sink, table.schema, compression="snappy", version="2.6", store_schema=False, write_statistics=True
+    ) as writer:
+        for day in dates:
+            part = table.filter(pc.equal(table["date"], pa.scalar(day, type=pa.timestamp("ns"))))
+            if part.num_rows:
+                writer.write_table(part, row_group_size=part.num_rows)
+    return sink.getvalue()
+
+
+def write_numerai(
+    out: Path, articles: list[dict], universe: list[list[str]], sectors: dict[str, str]
+) -> tuple[list[Path], list[str]]:
+    """Write the Numerai files into `out`; returns their paths and the measured planted relation."""
+    out.mkdir(parents=True, exist_ok=True)
+    tables, strength = numerai_tables(articles, universe, sectors)
+    fridays = [FIRST_WEEK_START.replace(tzinfo=None) + week * WEEK + FRIDAY_OFFSET for week in range(WEEKS)]
+    paths = []
+    for name, table in tables.items():
+        (out / name).write_bytes(parquet_bytes(table, fridays))
+        paths.append(out / name)
+    return paths, strength
+
+
 def main(argv: list[str] | None = None) -> list[Path]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
+    parser.add_argument(
+        "--numerai-out",
+        type=Path,
+        default=None,
+        help=f"folder for the Numerai files (default {DEFAULT_NUMERAI_OUT}, or OUT/numerai when --out is given)",
+    )
     parser.add_argument("--quiet", action="store_true", help="print nothing")
     args = parser.parse_args(argv)
-    articles, tickers, universe = build(random.Random(SEED))
+    numerai_out = args.numerai_out or (DEFAULT_NUMERAI_OUT if args.out == DEFAULT_OUT else args.out / "numerai")
+    articles, tickers, universe, sectors = build(random.Random(SEED))
     summary = check_contract(articles, universe)
     paths = write(args.out, articles, tickers, universe)
+    numerai_paths, strength = write_numerai(numerai_out, articles, universe, sectors)
     if not args.quiet:
         print("\n".join(summary))
+        print("\n".join(strength))
         print(f"{len(articles)} items, {len(tickers)} listed tickers, {len(universe)} universe tickers")
-        for path in paths:
+        for path in paths + numerai_paths:
             print(f"{path}: {path.stat().st_size:,} bytes")
-    return paths
+    return paths  # the news files; the Numerai files are listed by write_numerai
 
 
 if __name__ == "__main__":
