@@ -48,6 +48,7 @@ TABLE_KEYS = {
     "scaled_signal": ["numerai_ticker"],
     "submission": ["numerai_ticker"],
     "numerai_upload": ["filename"],
+    "signal_evaluation": ["signal"],
 }
 # DuckDB's messages when a second process opens the warehouse for writing.
 LOCK_ERRORS = ("Could not set lock", "Conflicting lock")
@@ -232,3 +233,31 @@ class DagsterDev:
     def output(self) -> str:
         """Everything dagster dev (webserver and daemon) wrote so far."""
         return self.log.read_text(errors="replace")
+
+
+def materialize_command(week: str) -> list[str]:
+    """`dagster asset materialize` of every asset for one week, as a user types it."""
+    return [
+        sys.executable,
+        "-m",
+        "dagster",
+        "asset",
+        "materialize",
+        "-m",
+        "signals_assets.definitions",
+        "--select",
+        "*",
+        "--partition",
+        week,
+    ]
+
+
+def started_run_at_step(instance, step_key: str) -> str | None:
+    """The id of a STARTED run of `instance` that has started `step_key`, if any."""
+    import dagster as dg
+
+    for run in instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
+        records = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.STEP_START).records
+        if any(record.event_log_entry.step_key == step_key for record in records):
+            return run.run_id
+    return None

@@ -20,6 +20,7 @@ ASSETS = [
     "scaled_signal",
     "submission",
     "numerai_upload",
+    "signal_evaluation",
 ]
 
 

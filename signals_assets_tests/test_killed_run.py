@@ -15,6 +15,7 @@ from pathlib import Path
 import dagster as dg
 
 from signals_assets.defs.dead_runs import fail_runs_whose_process_died
+from signals_assets_tests.dagster_dev import materialize_command, started_run_at_step
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT_ENV_PREFIXES = ("STOCKNEWS_", "NUMERAI_", "FINBERT_", "SIGNALS_", "DAGSTER_HOME")
@@ -33,30 +34,6 @@ def _environment(tmp_path: Path, home: Path, finbert_dir: Path) -> dict[str, str
     return env
 
 
-def _materialize(week: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "dagster",
-        "asset",
-        "materialize",
-        "-m",
-        "signals_assets.definitions",
-        "--select",
-        "*",
-        "--partition",
-        week,
-    ]
-
-
-def _step_started(instance: dg.DagsterInstance, step_key: str) -> bool:
-    for run in instance.get_runs():
-        records = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.STEP_START).records
-        if any(record.event_log_entry.step_key == step_key for record in records):
-            return True
-    return False
-
-
 def test_a_run_killed_during_finbert_scores_blocks_no_later_run_and_is_marked_failed(tmp_path, tiny_finbert_dir):
     home = tmp_path / "dagster_home"
     home.mkdir()
@@ -65,10 +42,12 @@ def test_a_run_killed_during_finbert_scores_blocks_no_later_run_and_is_marked_fa
     subprocess.run([sys.executable, "-m", "dagster", "instance", "migrate"], env=env, check=True, capture_output=True)
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        killed = subprocess.Popen(_materialize(WEEK_A), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        killed = subprocess.Popen(
+            materialize_command(WEEK_A), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         try:
             deadline = time.monotonic() + 240
-            while not _step_started(instance, "finbert_scores"):
+            while not started_run_at_step(instance, "finbert_scores"):
                 assert killed.poll() is None, "the run ended before finbert_scores started"
                 assert time.monotonic() < deadline, "finbert_scores never started"
                 time.sleep(0.05)
@@ -80,7 +59,7 @@ def test_a_run_killed_during_finbert_scores_blocks_no_later_run_and_is_marked_fa
         assert run.status == dg.DagsterRunStatus.STARTED  # nothing told Dagster: the process just vanished
 
         # The next run, of another week, through the CLI: it completes instead of waiting for a slot forever.
-        done = subprocess.run(_materialize(WEEK_B), env=env, capture_output=True, text=True, timeout=300)
+        done = subprocess.run(materialize_command(WEEK_B), env=env, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-4000:]
         assert "blocked by limit for pool" not in done.stdout + done.stderr
 

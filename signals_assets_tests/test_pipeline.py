@@ -123,6 +123,7 @@ def test_definitions_load_weekly_assets_in_one_group_per_defs_folder_a_job_and_a
         "scaled_signal": "signal",
         "submission": "numerai",
         "numerai_upload": "numerai",
+        "signal_evaluation": "evaluation",
     }
     checks = {key.name for key in DEFINITIONS.resolve_asset_graph().asset_check_keys}
     assert checks == {
@@ -286,3 +287,33 @@ def test_a_week_that_fails_midway_leaves_other_weeks_intact_and_completes_on_rer
         frame = table(name, db)
         assert len(week_rows(frame, WEEK_B)) > 0
         pd.testing.assert_frame_equal(week_rows(frame, WEEK_A), week_rows(before.get(name, frame), WEEK_A))
+
+
+def test_sample_weeks_are_evaluated_as_numerai_scores_them_and_the_unresolved_week_is_pending(
+    instance, sample_resources, db
+):
+    for week in (WEEK_A, WEEK_B):
+        assert run(instance, week, sample_resources).success
+    evaluation = table("signal_evaluation", db)
+    assert set(evaluation.columns) >= {
+        "week_start",
+        "signal",
+        "status",
+        "coverage",
+        "ncorr",
+        "numerai_corr",
+        "nmmc_proxy",
+        "neutral_churn",
+        "churn_penalty",
+    }
+    resolved = week_rows(evaluation, WEEK_A).set_index("signal")
+    assert set(resolved.index) == {"finbert", "provider_labels"} and set(resolved["status"]) == {"scored"}
+    assert resolved[["coverage", "ncorr", "numerai_corr", "nmmc_proxy"]].notna().all().all()
+    # The sample's targets lean on the provider's labels (scripts/make_sample_data.py): the baseline earns.
+    assert resolved.loc["provider_labels", "ncorr"] > 0.05
+    # The sample's last Friday has no resolved 60-day target yet: pending, not an error; churn is known.
+    latest = week_rows(evaluation, WEEK_B).set_index("signal")
+    assert set(latest["status"]) == {"pending"} and latest["ncorr"].isna().all()
+    assert latest[["neutral_churn", "churn_penalty"]].notna().all().all()
+    # The first evaluated week had no previous signal: churn is NULL there, with the reason in metadata.
+    assert resolved["neutral_churn"].isna().all()

@@ -14,7 +14,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,8 @@ from signals_assets_tests.dagster_dev import (
     environment_without_secrets,
     graphql,
     lock_errors,
+    materialize_command,
+    started_run_at_step,
     tail,
 )
 
@@ -146,6 +147,19 @@ def runs(ui: DagsterUI, **tags: str) -> list[dict]:
     return ui.graphql(RUNS, {"filter": run_filter})["runsOrError"]["results"]
 
 
+def launch_run(ui: DagsterUI, week: str) -> str:
+    """Launch the weekly job for `week` through the queue, as the UI's Launchpad does; the run id."""
+    repository = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}
+    params = {
+        "selector": {**repository, "jobName": JOB},
+        "runConfigData": {},
+        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": week}]},
+    }
+    launched = ui.graphql(LAUNCH_RUN, {"params": params})["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    return launched["run"]["runId"]
+
+
 def run_status(ui: DagsterUI, run_id: str) -> str:
     (run,) = ui.graphql(RUNS, {"filter": {"runIds": [run_id]}})["runsOrError"]["results"]
     return run["status"]
@@ -219,12 +233,12 @@ def test_materialize_a_week_from_the_asset_graph_and_read_its_metadata(dagster_u
     expect(page.get_by_text("fetching statuses")).to_have_count(0)
     screenshot(page, tmp_path, "1-asset-graph")
 
-    # The button shows a spinner while the UI loads what it needs to launch (the partitions of 9 assets);
+    # The button shows a spinner while the UI loads what it needs to launch (the partitions of 10 assets);
     # on a busy 2-core machine that can take a while, so wait it out rather than click into it.
     expect(materialize_all.get_by_role("progressbar")).to_have_count(0)
     clicked = time.monotonic()
     materialize_all.click()
-    dialog = page.get_by_role("dialog").filter(has_text="Launch runs to materialize 9 assets")
+    dialog = page.get_by_role("dialog").filter(has_text="Launch runs to materialize 10 assets")
     expect(dialog).to_be_visible(timeout=DIALOG_TIMEOUT_MS)
     print(f"launch dialog open {time.monotonic() - clicked:.1f} s after the click")
     expect(dialog.get_by_text("Partition selection")).to_be_visible()
@@ -252,7 +266,7 @@ def test_materialize_a_week_from_the_asset_graph_and_read_its_metadata(dagster_u
     page.goto(f"/runs/{run_id}")
     expect(page.get_by_text("Success", exact=True).first).to_be_visible()
     expect(page.get_by_text(f"partition: {UI_WEEK}")).to_be_visible()
-    expect(page.get_by_text("9 assets", exact=True)).to_be_visible()
+    expect(page.get_by_text("10 assets", exact=True)).to_be_visible()
     # The event log (scrolled to its end) shows the run's last events once loaded.
     expect(page.get_by_text("Finished execution of run for", exact=False).first).to_be_visible()
     screenshot(page, tmp_path, "3-run")
@@ -298,18 +312,7 @@ def test_materialize_a_week_from_the_asset_graph_and_read_its_metadata(dagster_u
 
 def test_a_backfill_launched_while_a_run_is_in_flight_completes_every_week(dagster_ui):
     repository = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}
-    launched = dagster_ui.graphql(
-        LAUNCH_RUN,
-        {
-            "params": {
-                "selector": {**repository, "jobName": JOB},
-                "runConfigData": {},
-                "executionMetadata": {"tags": [{"key": "dagster/partition", "value": RUN_WEEK}]},
-            }
-        },
-    )["launchRun"]
-    assert launched["__typename"] == "LaunchRunSuccess", launched
-    run_id = launched["run"]["runId"]
+    run_id = launch_run(dagster_ui, RUN_WEEK)
 
     # While that run is queued or running, a backfill of three more weeks.
     assert run_status(dagster_ui, run_id) not in RUN_DONE
@@ -367,39 +370,18 @@ def test_a_backfill_launched_while_a_run_is_in_flight_completes_every_week(dagst
         assert (dagster_ui.submissions / f"signals_{Week.from_key(week).friday.isoformat()}.csv").exists()
 
 
-def _cli_run_at_step(instance, step_key: str) -> str | None:
-    """The id of a started run (not launched from the UI) that has started `step_key`."""
-    for run in instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
-        records = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.STEP_START).records
-        if any(record.event_log_entry.step_key == step_key for record in records):
-            return run.run_id
-    return None
-
-
 def test_a_cli_run_killed_mid_step_is_marked_failed_by_the_daemon_and_the_next_run_completes(dagster_ui):
     """kill -9 a `dagster asset materialize` run on the instance `dagster dev` serves. Nothing notices its
     death (no code server watches it), so it would stay STARTED and hold the queue's only place for good;
     the fail_runs_whose_process_died sensor marks it failed, and the next run of the week goes through the
     queue to success. (Last in this module: the backfill test above counts every run of the instance.)"""
-    command = [
-        sys.executable,
-        "-m",
-        "dagster",
-        "asset",
-        "materialize",
-        "-m",
-        "signals_assets.definitions",
-        "--select",
-        "*",
-        "--partition",
-        UI_WEEK,
-    ]
+    command = materialize_command(UI_WEEK)
     with dg.DagsterInstance.from_config(str(dagster_ui.home)) as instance:
         env = {**dagster_ui.env, "DAGSTER_HOME": str(dagster_ui.home)}
         cli = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + RUN_TIMEOUT_S
-            while not (run_id := _cli_run_at_step(instance, "raw_articles")):
+            while not (run_id := started_run_at_step(instance, "raw_articles")):
                 assert cli.poll() is None and time.monotonic() < deadline, "the CLI run never reached raw_articles"
                 time.sleep(0.05)
             cli.send_signal(signal.SIGKILL)
@@ -410,16 +392,4 @@ def test_a_cli_run_killed_mid_step_is_marked_failed_by_the_daemon_and_the_next_r
     assert wait_for_run(dagster_ui, run_id, timeout_s=180) == "FAILURE"
     assert any("is gone" in message for message in run_messages(dagster_ui, run_id))  # the sensor said so
     # The queue's only place is free again: the next run of the week, launched as from the UI, completes.
-    repository = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}
-    launched = dagster_ui.graphql(
-        LAUNCH_RUN,
-        {
-            "params": {
-                "selector": {**repository, "jobName": JOB},
-                "runConfigData": {},
-                "executionMetadata": {"tags": [{"key": "dagster/partition", "value": UI_WEEK}]},
-            }
-        },
-    )["launchRun"]
-    assert launched["__typename"] == "LaunchRunSuccess", launched
-    assert wait_for_run(dagster_ui, launched["run"]["runId"]) == "SUCCESS", tail(dagster_ui.log)
+    assert wait_for_run(dagster_ui, launch_run(dagster_ui, UI_WEEK)) == "SUCCESS", tail(dagster_ui.log)

@@ -10,6 +10,7 @@ and a secret is resolved when the run starts, never written into the run's confi
 from __future__ import annotations
 
 import os
+from importlib import resources
 from typing import Any
 
 import dagster as dg
@@ -50,6 +51,13 @@ def uses_sample_news() -> bool:
     """No Stock News API key: the packaged sample news (and, unless NUMERAI_UNIVERSE says otherwise,
     the sample universe that goes with it)."""
     return not is_set("STOCKNEWS_API_KEY")
+
+
+def numerai_data_default() -> Any:
+    """NUMERAI_DATA_DIR when set; else, with the sample news, the packaged synthetic Numerai files of the
+    sample weeks (so the sample weeks are evaluated offline); else None (Numerai's files, downloaded)."""
+    sample = str(resources.files("signals_assets.numerai") / "sample_data")
+    return from_env("NUMERAI_DATA_DIR", sample if uses_sample_news() else None)
 
 
 def universe_default() -> Any:

@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from signals_assets.defs.environment import from_env
+from signals_assets.defs.environment import from_env, numerai_data_default
 from signals_assets.numerai.datasets import NumeraiFiles
 from signals_assets.numerai.signals_api import SignalsAPI
 
@@ -28,10 +28,11 @@ class NumeraiData(dg.ConfigurableResource):
         "own).",
     )
     data_dir: str | None = Field(
-        default=from_env("NUMERAI_DATA_DIR", None),
+        default=numerai_data_default(),
         description="A local folder holding Numerai's files under their own names (validation.parquet, "
         "validation_neutralizer.parquet, validation_example_preds.parquet, live.parquet, ...) (env "
-        "NUMERAI_DATA_DIR). Unset: download them from Numerai into <data_dir>/numerai/<version>/.",
+        "NUMERAI_DATA_DIR). Unset: download them from Numerai into <data_dir>/numerai/<version>/; without "
+        "STOCKNEWS_API_KEY, the packaged synthetic files of the sample weeks.",
     )
     target: str | None = Field(
         default=None,

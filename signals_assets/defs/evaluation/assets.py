@@ -1,0 +1,103 @@
+"""signal_evaluation: each week's submitted signal, and the provider-label baseline, scored as Numerai does."""
+
+from datetime import timedelta
+
+import dagster as dg
+import duckdb
+import pandas as pd
+
+from signals_assets.defs.metadata import preview
+from signals_assets.defs.numerai.assets import NUMERAI_CACHE
+from signals_assets.defs.numerai.data import NumeraiData
+from signals_assets.defs.numerai.resources import NumeraiSignals
+from signals_assets.defs.partitions import week_of, weekly_asset
+from signals_assets.defs.warehouse import SCHEMA, Warehouse
+from signals_assets.evaluation import provider_label_signal, score_week
+from signals_assets.numerai.datasets import NumeraiDataError
+from signals_assets.numerai.signals_api import NumeraiError
+from signals_assets.weeks import Week, with_week_column
+
+FIGURES = ["status", "coverage", "ncorr", "numerai_corr", "nmmc_proxy", "neutral_churn", "churn_penalty"]
+EVALUATION_COLUMNS = ["signal", *FIGURES]
+SIGNALS = ("finbert", "provider_labels")
+
+
+def _signals(scaled_signal: pd.DataFrame, filtered_headlines: pd.DataFrame) -> dict[str, pd.Series]:
+    finbert = pd.Series(scaled_signal["signal"].to_numpy(), index=scaled_signal["numerai_ticker"].astype(str))
+    return {"finbert": finbert, "provider_labels": provider_label_signal(filtered_headlines)}
+
+
+def _stored_week(warehouse: Warehouse, week: Week) -> dict[str, pd.Series]:
+    """The previous week's signals from the warehouse (for churn); none when that week was not materialized."""
+    try:
+        with warehouse.connect() as connection:
+            frames = [
+                connection.execute(f"SELECT * FROM {SCHEMA}.{table} WHERE week_start = ?", [week.week_start]).fetchdf()
+                for table in ("scaled_signal", "filtered_headlines")
+            ]
+    except duckdb.CatalogException:
+        return {}
+    if frames[0].empty:
+        return {}
+    return _signals(*frames)
+
+
+@weekly_asset(kinds={"numerai", "duckdb"})
+def signal_evaluation(
+    context: dg.AssetExecutionContext,
+    numerai: NumeraiSignals,
+    numerai_data: NumeraiData,
+    warehouse: Warehouse,
+    scaled_signal: pd.DataFrame,
+    filtered_headlines: pd.DataFrame,
+    numerai_universe: pd.DataFrame,
+) -> pd.DataFrame:
+    """The week's signal scored as Numerai scores it (numerai-tools), next to a baseline of the provider's own
+    labels: status (scored, or pending until the targets resolve), coverage, NCORR (what Numerai pays on),
+    numerai_corr, the NMMC proxy against the example predictions, and neutral churn against the previous week
+    with the payout share it keeps. A figure that cannot be computed is NULL, its reason in the metadata."""
+    week = week_of(context)
+    previous_week = Week.from_key((week.start - timedelta(days=7)).strftime("%Y-%m-%d"))
+    friday, previous_friday = week.friday, previous_week.friday
+    inputs: dict = {"targets": None, "neutralizer": None, "example_preds": None, "previous_neutralizer": None}
+    data_note = ""
+    try:
+        files = numerai_data.files(warehouse.cache_dir(NUMERAI_CACHE), numerai.api(), context.log)
+        if files.has_date(friday):
+            inputs.update(
+                targets=files.targets(friday),
+                neutralizer=files.neutralizer(friday),
+                example_preds=files.example_preds(friday),
+            )
+            data_note = f"target {files.target_column()} from {files.path('validation.parquet')}"
+        else:
+            data_note = f"{friday} is not a date of Numerai's validation data yet: its targets have not resolved"
+        if files.has_date(previous_friday):
+            inputs["previous_neutralizer"] = files.neutralizer(previous_friday)
+    except (NumeraiError, NumeraiDataError) as error:
+        data_note = f"Numerai's data could not be read: {error}"
+        context.log.warning(f"Week {week.key} is not scored: {data_note}")
+
+    current = _signals(scaled_signal, filtered_headlines)
+    previous = _stored_week(warehouse, previous_week)
+    rows, reasons = [], {}
+    for name in SIGNALS:
+        score = score_week(
+            current[name], numerai_universe["numerai_ticker"].astype(str), previous_signal=previous.get(name), **inputs
+        )
+        rows.append({"signal": name, **{figure: getattr(score, figure) for figure in FIGURES}})
+        reasons[name] = score.reasons
+    frame = pd.DataFrame(rows, columns=EVALUATION_COLUMNS).astype(
+        {"signal": "string", "status": "string", **{figure: "float64" for figure in FIGURES[1:]}}
+    )
+    context.log.info(
+        f"Week {week.key} (Friday {friday}): "
+        + "; ".join(
+            f"{row.signal} {row.status}, NCORR {row.ncorr if pd.notna(row.ncorr) else 'n/a'}"
+            for row in frame.itertuples()
+        )
+    )
+    context.add_output_metadata(
+        {"numerai_data": data_note, "reasons": dg.MetadataValue.json(reasons), "preview": preview(frame)}
+    )
+    return with_week_column(frame, week)
