@@ -4,6 +4,7 @@ downloaded once), per-date reads with predicate pushdown, the target column, the
 from __future__ import annotations
 
 import importlib
+import importlib.resources
 import logging
 import os
 from datetime import date, timedelta
@@ -17,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from signals_assets.defs.environment import uses_sample_news
 from signals_assets.defs.numerai import data as data_module
 from signals_assets.numerai.datasets import (
     DEFAULT_TARGETS,
@@ -349,7 +351,12 @@ def test_the_resource_builds_files_from_its_settings(tmp_path):
     files = resource.files(tmp_path / "cache")
     assert files.version_of(VALIDATION) == "signals/v3.1" and files.targets(FRIDAYS[0]).name == "target_20d"
     default = data_module.NumeraiData().files(tmp_path / "cache")
-    assert default.data_dir is None and default.pinned is None and default.api is not None
+    assert default.pinned is None
+    # Without STOCKNEWS_API_KEY the sample news goes with the packaged synthetic Numerai files; with it,
+    # Numerai's own files (downloaded) unless NUMERAI_DATA_DIR says where they are.
+    packaged = Path(str(importlib.resources.files("signals_assets.numerai") / "sample_data"))
+    assert default.data_dir == (packaged if uses_sample_news() else None)
+    assert (default.api is None) == uses_sample_news()  # a local folder needs no request
 
 
 def test_the_resource_reads_numerai_dataset_version_and_numerai_data_dir_from_the_environment(monkeypatch, tmp_path):
