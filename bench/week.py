@@ -608,6 +608,7 @@ def main() -> None:
         from signals_assets.defs.numerai.data import NumeraiData
         from signals_assets.defs.numerai.resources import NumeraiSignals
         from signals_assets.defs.sentiment.resources import FinBERT
+        from signals_assets.defs.signal.resources import SignalSettings
         from signals_assets.defs.warehouse import Warehouse, warehouse_io_manager
 
         resources = {
@@ -621,6 +622,7 @@ def main() -> None:
             "finbert": FinBERT(model=str(model_dir)),
             "numerai": NumeraiSignals(universe=str(work / "universe.csv"), upload=False),
             "numerai_data": NumeraiData(),
+            "signal_settings": SignalSettings(),
         }
         before = api.requests()
         first = materialize_week(args.week, resources, RESULTS / "week.prof" if args.profile else None)

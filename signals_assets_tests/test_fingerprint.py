@@ -16,6 +16,7 @@ from signals_assets.defs.ingestion.resources import SampleNews
 from signals_assets.defs.numerai.data import NumeraiData
 from signals_assets.defs.numerai.resources import NumeraiSignals
 from signals_assets.defs.sentiment.resources import FinBERT
+from signals_assets.defs.signal.resources import SignalSettings
 from signals_assets.defs.warehouse import warehouse_io_manager
 from signals_assets.sentiment import fingerprint as fingerprint_module
 from signals_assets.sentiment.errors import FinBERTLoadError
@@ -180,6 +181,7 @@ def test_new_weights_in_the_same_folder_are_rescored_and_unchanged_ones_are_not(
         "finbert": FinBERT(model=str(model_dir)),
         "numerai": NumeraiSignals(universe="sample"),
         "numerai_data": NumeraiData(),
+        "signal_settings": SignalSettings(),
     }
     with DagsterInstance.ephemeral() as instance:
 

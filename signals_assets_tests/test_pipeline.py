@@ -13,6 +13,7 @@ from signals_assets.defs.ingestion.resources import SampleNews, StockNewsAPI
 from signals_assets.defs.numerai.data import NumeraiData
 from signals_assets.defs.numerai.resources import NumeraiSignals
 from signals_assets.defs.sentiment.resources import FinBERT
+from signals_assets.defs.signal.resources import SignalSettings
 from signals_assets.defs.warehouse import warehouse_io_manager
 from signals_assets.news.sample import sample_articles, sample_tickers, sample_universe
 from signals_assets.numerai.validation import validate_submission
@@ -85,6 +86,7 @@ def resources_for(warehouse, news, finbert_dir, **numerai_settings) -> dict:
         "finbert": FinBERT(model=str(finbert_dir)),
         "numerai": NumeraiSignals(**{"universe": "sample", **numerai_settings}),
         "numerai_data": NumeraiData(),
+        "signal_settings": SignalSettings(),
     }
 
 

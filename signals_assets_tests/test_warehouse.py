@@ -13,6 +13,7 @@ from signals_assets.defs.ingestion.resources import SampleNews
 from signals_assets.defs.numerai.data import NumeraiData
 from signals_assets.defs.numerai.resources import NumeraiSignals
 from signals_assets.defs.sentiment.resources import FinBERT
+from signals_assets.defs.signal.resources import SignalSettings
 from signals_assets.defs.warehouse import Warehouse, warehouse_io_manager
 
 DEFINITIONS = build_definitions()
@@ -26,6 +27,7 @@ def _run(warehouse: Warehouse, week: str, selection: list[str]):
         "news": SampleNews(),
         "numerai": NumeraiSignals(universe="sample"),
         "numerai_data": NumeraiData(),
+        "signal_settings": SignalSettings(),
         "finbert": FinBERT(),
     }
     with DagsterInstance.ephemeral() as instance:

@@ -33,6 +33,9 @@ VARIABLES = {
     "SIGNALS_DUCKDB_PATH": "the DuckDB warehouse file",
     "SIGNALS_DATA_DIR": "caches: API responses, Numerai files",
     "SIGNALS_OUTPUT_DIR": "submission CSVs",
+    "SIGNAL_HALFLIFE_WEEKS": "smooth each ticker's sentiment over earlier weeks (0: this week only)",
+    "SIGNAL_MAX_CHURN": "the churn gate's threshold before an upload (default 0.2)",
+    "SIGNAL_CHURN_GATE": "block (default) or warn: what the churn gate does over its threshold",
 }
 
 
@@ -45,6 +48,39 @@ def is_set(name: str) -> bool:
 def from_env(name: str, default: Any = None) -> Any:
     """A resource field's default: `EnvVar(name)` when the variable is set, else `default`."""
     return dg.EnvVar(name) if is_set(name) else default
+
+
+def number_from_env(name: str, default: float) -> float:
+    """A numeric field's default: the variable's value when set, else `default`.
+
+    Dagster takes `EnvVar` only for string fields (and `EnvVar.int`), so a number is read here when the
+    code location loads; like `from_env`, it is the field's default and survives a partial override.
+    """
+    if not is_set(name):
+        return default
+    value = os.environ[name].strip()
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(
+            f"{name}={value!r} is not a number: set it to a number such as {default:g}, or unset it."
+        ) from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError(
+            f"{name}={value!r} is not a finite number: set it to a number such as {default:g}, or unset it."
+        )
+    return number
+
+
+def choice_from_env(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """A choice field's default (a Literal, which Dagster will not take as `EnvVar`): the variable's value
+    when set, checked against `choices`, else `default`."""
+    if not is_set(name):
+        return default
+    value = os.environ[name].strip()
+    if value not in choices:
+        raise ValueError(f"{name}={value!r} is not one of {', '.join(choices)}: set one of them, or unset it.")
+    return value
 
 
 def uses_sample_news() -> bool:

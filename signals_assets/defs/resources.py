@@ -8,6 +8,7 @@ from signals_assets.defs.ingestion.resources import news_source
 from signals_assets.defs.numerai.data import NumeraiData
 from signals_assets.defs.numerai.resources import NumeraiSignals
 from signals_assets.defs.sentiment.resources import FinBERT
+from signals_assets.defs.signal.resources import SignalSettings
 from signals_assets.defs.warehouse import Warehouse, warehouse_io_manager
 
 
@@ -19,6 +20,7 @@ def build_resources() -> dict[str, object]:
         # The Stock News API with STOCKNEWS_API_KEY, the packaged sample without it (chosen here only).
         "news": news_source(),
         "finbert": FinBERT(),
+        "signal_settings": SignalSettings(),
         "numerai": NumeraiSignals(),
         # Numerai's dataset files (NUMERAI_DATASET_VERSION, NUMERAI_DATA_DIR): the point-in-time universe.
         "numerai_data": NumeraiData(),

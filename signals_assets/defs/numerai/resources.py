@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Literal
 
 import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from signals_assets.defs.environment import from_env, universe_default
+from signals_assets.defs.environment import choice_from_env, from_env, number_from_env, universe_default
 from signals_assets.news.sample import sample_universe
 from signals_assets.numerai.signals_api import SignalsAPI, UploadResult
 from signals_assets.numerai.universe import live_universe, load_universe
@@ -60,6 +61,20 @@ class NumeraiSignals(dg.ConfigurableResource):
     include_date_column: bool = Field(
         default=False,
         description="Add the optional date column (the week's Friday, YYYY-MM-DD) to the submission CSV.",
+    )
+    max_churn: float = Field(
+        default=number_from_env("SIGNAL_MAX_CHURN", 0.2),
+        ge=0,
+        le=2,
+        description="The churn gate's threshold (env SIGNAL_MAX_CHURN, default 0.2): before an upload, the mean "
+        "neutral churn (plain churn where the live date has no neutralizer) of this week's submission against "
+        "up to the last five weeks' submissions. Numerai keeps all of a positive payout up to churn 0.1 and "
+        "about half at 0.2 (numerai-tools' neutral_churn_penalty).",
+    )
+    churn_gate: Literal["block", "warn"] = Field(
+        default=choice_from_env("SIGNAL_CHURN_GATE", "block", ("block", "warn")),
+        description="What the churn gate does over max_churn (env SIGNAL_CHURN_GATE): 'block' stops the upload "
+        "(the week's submission file is still written), 'warn' uploads with a warning.",
     )
     request_retries: int = Field(
         default=3,
