@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # (or any CUDA build of torch >= 2.4 installed into .venv beforehand; an installed torch is kept).
 TORCH ?= torch==2.13.0
 
-.PHONY: install install-dev demo test lint ui bench clean
+.PHONY: install install-dev demo test lint instance ui bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,11 +37,16 @@ lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-ui: install
-	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/.dagster_home} && mkdir -p $$DAGSTER_HOME && \
-	  cp -n dagster.yaml $$DAGSTER_HOME/dagster.yaml && \
-	  DAGSTER_HOME=$$DAGSTER_HOME $(BIN)/dagster instance migrate >/dev/null && \
-	  DAGSTER_HOME=$$DAGSTER_HOME $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $${PORT:-3000}
+# Dagster's instance directory, prepared once: dagster.yaml copied in and the instance's tables created
+# (`dagster instance migrate`), so that two first runs started together never race to create them.
+DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
+instance: install
+	mkdir -p "$(DAGSTER_HOME)" && cp -n dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
+	DAGSTER_HOME="$(DAGSTER_HOME)" $(BIN)/dagster instance migrate >/dev/null
+
+ui: instance
+	DAGSTER_HOME="$(DAGSTER_HOME)" $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $${PORT:-3000}
 
 bench: install-dev
 	$(BIN)/python bench/scoring.py

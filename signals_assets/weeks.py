@@ -69,6 +69,37 @@ def latest_complete_week(now: datetime | None = None) -> Week:
     return Week.from_key((this_window_start - timedelta(days=7)).strftime("%Y-%m-%d"))
 
 
+def unknown_week_message(key: str, now: datetime | None = None) -> str:
+    """Why `key` is not one of the weekly partitions, which weeks are, and what to do instead.
+
+    Partitions run from FIRST_WEEK to the latest complete week: a week still open (or not begun) is not a
+    partition yet, because its news is incomplete until its window closes.
+    """
+    latest = latest_complete_week(now)
+    valid = (
+        f"Weekly partitions are the Saturdays (YYYY-MM-DD) from {FIRST_WEEK} to {latest.key}, the latest complete "
+        f"week; pass one of them (e.g. --partition {latest.key})."
+    )
+    try:
+        week = Week.from_key(key)
+    except ValueError as error:
+        return f"No week {key!r}: {error} {valid}"
+    if week.start < Week.from_key(FIRST_WEEK).start:
+        return (
+            f"No week {key}: it is before the first week, {FIRST_WEEK} (the Stock News API's history starts in "
+            f"March 2019). {valid}"
+        )
+    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    closes = f"{week.end:%Y-%m-%d %H:%M} UTC"
+    if week.start <= now:
+        return (
+            f"No week {key} yet: the week is still open until {closes} (signal date Friday {week.friday}), so its "
+            f"news is incomplete. It becomes a partition when it closes, and the weekly schedule materializes it "
+            f"that Saturday at 19:00 UTC. {valid}"
+        )
+    return f"No week {key} yet: it starts {week.start:%Y-%m-%d} and closes {closes}. {valid}"
+
+
 def with_week_column(frame: pd.DataFrame, week: Week) -> pd.DataFrame:
     """`frame` with the partition column first, so the IO manager can replace exactly this week."""
     frame = frame.copy()

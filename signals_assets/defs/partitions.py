@@ -3,10 +3,27 @@
 from __future__ import annotations
 
 import dagster as dg
+from dagster._core.errors import DagsterUnknownPartitionError
 
-from signals_assets.weeks import FIRST_WEEK, PARTITION_COLUMN, Week
+from signals_assets.weeks import FIRST_WEEK, PARTITION_COLUMN, Week, unknown_week_message
 
-weekly_partitions = dg.WeeklyPartitionsDefinition(start_date=FIRST_WEEK, day_offset=6, timezone="UTC")
+
+class SignalWeeks(dg.WeeklyPartitionsDefinition):
+    """Dagster's weekly partitions (Saturday to Saturday, UTC), whose unknown-key error says which weeks exist
+    and why the open week is not one yet: Dagster's own says only "Could not find a partition with key".
+
+    Every path that takes a key from a user checks it here first: `dagster asset materialize --partition`,
+    `dagster job launch`, run requests and `materialize(partition_key=...)`.
+    """
+
+    def validate_partition_key(self, partition_key, context) -> None:
+        try:
+            super().validate_partition_key(partition_key, context)
+        except DagsterUnknownPartitionError:
+            raise DagsterUnknownPartitionError(unknown_week_message(partition_key)) from None
+
+
+weekly_partitions = SignalWeeks(start_date=FIRST_WEEK, day_offset=6, timezone="UTC")
 
 
 def week_of(context) -> Week:
