@@ -1,7 +1,9 @@
-"""`make demo`: the latest sample week through every asset, told in a few lines.
+"""`make demo`: every sample week through every asset, scored as Numerai scores it, then the backtest.
 
-Runs the same `weekly_signal` job as the schedule, recorded in DAGSTER_HOME (default `.dagster_home`) so
-that `make ui` shows the run afterwards. Dagster's event stream goes to a log file, not the terminal.
+Runs the same `weekly_signal` job as the schedule once per sample week (oldest first, so each week's churn
+and smoothing see the week before), then `backtest_report`, all recorded in DAGSTER_HOME (default
+`.dagster_home`) so that `make ui` shows the runs afterwards. The terminal gets a line per week, a line per
+asset of the latest week and the backtest tables; Dagster's event stream goes to a log file.
 """
 
 from __future__ import annotations
@@ -83,11 +85,65 @@ def _account(result: dg.ExecuteInProcessResult) -> list[str]:
     return lines
 
 
-def _write_log(instance: dg.DagsterInstance, run_id: str, path: Path) -> None:
+def _write_log(instance: dg.DagsterInstance, run_ids: list[str], path: Path) -> None:
     with path.open("w", encoding="utf-8") as log:
-        for entry in instance.all_logs(run_id):
-            step = f" {entry.step_key}" if entry.step_key else ""
-            log.write(f"{entry.timestamp:.3f} {entry.level}{step} {entry.user_message}\n")
+        for run_id in run_ids:
+            for entry in instance.all_logs(run_id):
+                step = f" {entry.step_key}" if entry.step_key else ""
+                log.write(f"{entry.timestamp:.3f} {entry.level}{step} {entry.user_message}\n")
+
+
+def _week_line(week: Week, result: dg.ExecuteInProcessResult) -> str:
+    """One line for a week's run: outcome, time, and each signal's NCORR (or why it has none yet)."""
+    seconds = sum(event.event_specific_data.duration_ms for event in result.get_step_success_events()) / 1000
+    scores = []
+    for event in result.get_asset_materialization_events():
+        if event.asset_key.to_user_string() == "signal_evaluation":
+            preview = event.materialization.metadata.get("preview")
+            scores = _evaluation_summary(preview.value if preview is not None else None)
+    outcome = "ok" if result.success else "FAILED"
+    return f"  week {week.key} (Friday {week.friday}): {outcome} in {seconds:5.1f} s  {'; '.join(scores)}"
+
+
+def _evaluation_summary(preview_markdown: str | None) -> list[str]:
+    """'finbert NCORR 0.012' per signal row of signal_evaluation's preview table (markdown)."""
+    if not preview_markdown:
+        return []
+    rows = [line.strip("|").split("|") for line in preview_markdown.splitlines() if line.startswith("|")]
+    if len(rows) < 3:
+        return []
+    header = [cell.strip() for cell in rows[0]]
+    found = []
+    for row in rows[2:]:
+        values = dict(zip(header, (cell.strip() for cell in row)))
+        if values.get("status") == "scored":
+            try:
+                ncorr = f"{float(values.get('ncorr', '')):+.4f}"
+            except ValueError:
+                ncorr = "n/a"
+            found.append(f"{values.get('signal')} NCORR {ncorr}")
+        elif values.get("status"):
+            found.append(f"{values.get('signal')} {values.get('status')}")
+    return found
+
+
+def _backtest(
+    definitions: dg.Definitions, instance: dg.DagsterInstance, warehouse
+) -> tuple[dg.ExecuteInProcessResult, str]:
+    """backtest_report over every week in the warehouse, and its two tables as text."""
+    from signals_assets.evaluation import backtest_tables_text, report_sections
+
+    result = definitions.resolve_implicit_global_asset_job_def().execute_in_process(
+        asset_selection=[dg.AssetKey("backtest_report")],
+        instance=instance,
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+    )
+    if not result.success:
+        return result, ""
+    with warehouse.connect() as connection:
+        rows = connection.execute("SELECT * FROM signals.backtest_report").fetchdf()
+    return result, backtest_tables_text(*report_sections(rows), compact=True)
 
 
 def main() -> int:
@@ -98,37 +154,48 @@ def main() -> int:
     warehouse = Warehouse()
     data_dir = Path(warehouse.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    week = Week.from_key(SAMPLE_WEEK_KEYS[-1])
-    overrides = _finbert_override(data_dir)
+    weeks = [Week.from_key(key) for key in SAMPLE_WEEK_KEYS]
+    definitions = build_definitions(_finbert_override(data_dir))
     instance, home = _instance()
-    print(f"Materializing sample week {week.key} (signal date {week.friday}) through every asset...")
+    log_path = data_dir / LOG_FILE
+    print(f"Materializing the {len(weeks)} sample weeks {weeks[0].key} .. {weeks[-1].key} through every asset...")
+    results: list[dg.ExecuteInProcessResult] = []
     with instance:
-        result = (
-            build_definitions(overrides)
-            .resolve_job_def("weekly_signal")
-            .execute_in_process(
+        job = definitions.resolve_job_def("weekly_signal")
+        for week in weeks:
+            result = job.execute_in_process(
                 partition_key=week.key,
                 instance=instance,
                 raise_on_error=False,
                 # The terminal gets this account; Dagster's own event stream goes to the log file below.
                 run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
             )
-        )
-        log_path = data_dir / LOG_FILE
-        _write_log(instance, result.run_id, log_path)
-    print("\n".join(_account(result)))
-    if not result.success:
-        failures = [event.message for event in result.all_events if event.is_failure]
+            results.append(result)
+            print(_week_line(week, result))
+            if not result.success:
+                break
+        report, tables = _backtest(definitions, instance, warehouse) if results[-1].success else (None, "")
+        _write_log(instance, [run.run_id for run in results + ([report] if report else [])], log_path)
+    failed = next((run for run in results if not run.success), report if report and not report.success else None)
+    if failed is not None:
+        failures = [event.message for event in failed.all_events if event.is_failure]
         print("The demo run failed:\n  " + "\n  ".join(failures), file=sys.stderr)
         print(f"Full log: {log_path.resolve()}", file=sys.stderr)
         return 1
+    latest = weeks[-1]
+    print(f"\nThe latest week, {latest.key}, asset by asset:")
+    print("\n".join(_account(results[-1])))
+    print(f"\n{tables}")
+    report_path = report.asset_materializations_for_node("backtest_report")[0].metadata.get("report")
     print(f"\nWarehouse:      {Path(warehouse.database).resolve()} (DuckDB, schema signals)")
     print(
-        f"Submission CSV: {submission_csv_path(warehouse.submissions_dir(), week.friday).resolve()} "
+        f"Submission CSV: {submission_csv_path(warehouse.submissions_dir(), latest.friday).resolve()} "
         "(validated with numerai-tools; sample weeks are never uploaded)"
     )
+    if report_path is not None:
+        print(f"Backtest:       {report_path.value}")
     print(f"Full log:       {log_path.resolve()}")
-    print(f"Dagster run recorded in {home}: `make ui` shows it at http://127.0.0.1:3000")
+    print(f"Dagster runs recorded in {home}: `make ui` shows them at http://127.0.0.1:3000")
     return 0
 
 

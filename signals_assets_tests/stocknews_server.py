@@ -12,6 +12,8 @@ the real service, and can be told to fail: `script_failures([...])` for the next
 or `hook(path, params)` for every request after those. `rewrite(path, params, payload)` changes the
 emulator's 200 answers before they are sent (odd but plausible answers: `each_item(...)` breaks items,
 a `total_pages` that is too low, ...), while the emulator still routes and pages the clean items.
+`limit_calls(n)` plays a plan's quota: after n more calls every request is answered that the quota is used
+up (429 by default, or 403) until `reset_quota()` (the month turns) or `limit_calls(None)`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from signals_assets.news.emulator import EmulatedAPIError, NewsAPIEmulator
 FAKE_TOKEN = "sk-test-SECRET-123"
 API_PREFIX = "/api/v1"
 DISCONNECT = "disconnect"  # a Fault status: close the connection without answering
+QUOTA_MESSAGE = "You have reached your monthly API limit. Upgrade your plan or wait until next month."
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,9 @@ class FakeStockNewsAPI:
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.connections = 0
         self._faults: list[Fault] = []
+        self._quota: int | None = None  # calls the plan allows (None: no limit)
+        self._quota_used = 0
+        self._quota_answer = _json_fault(429, {"message": QUOTA_MESSAGE})
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -109,6 +115,18 @@ class FakeStockNewsAPI:
         with self._lock:
             self._faults.extend(_as_fault(fault) for fault in faults)
 
+    def limit_calls(self, calls: int | None, *, status: int = 429, message: str = QUOTA_MESSAGE) -> None:
+        """Serve `calls` more requests, then answer `status` {"message": message} to every one (None: no limit).
+        Every request counts, as with the real API, the quota answers too."""
+        with self._lock:
+            self._quota, self._quota_used = calls, 0
+            self._quota_answer = _json_fault(status, {"message": message})
+
+    def reset_quota(self) -> None:
+        """The plan's month turns: the same number of calls is allowed again."""
+        with self._lock:
+            self._quota_used = 0
+
     def requests_to(self, path: str) -> list[dict[str, str]]:
         """Params of the requests received for one path (e.g. "/api/v1/category")."""
         return [params for received, params in self.requests if received == path]
@@ -119,8 +137,12 @@ class FakeStockNewsAPI:
         with self._lock:
             self.requests.append((path, dict(params)))
             scripted = self._faults.pop(0) if self._faults else None
+            over_quota = self._quota is not None and self._quota_used >= self._quota
+            self._quota_used += 1
         if scripted is not None:
             return scripted
+        if over_quota:
+            return self._quota_answer
         hooked = self.hook(path, dict(params)) if self.hook else None
         if hooked is not None:
             return _as_fault(hooked)

@@ -1,5 +1,5 @@
-"""`make demo` on an offline machine, as a user runs it: every asset for the latest sample week, a short
-account on the terminal, the full log in a file, and a valid submission."""
+"""`make demo` on an offline machine, as a user runs it: every sample week through every asset, a short
+account on the terminal with the backtest table, the full log in a file, and a valid submission."""
 
 import os
 import subprocess
@@ -45,9 +45,32 @@ def test_demo_offline_tells_what_it_did_and_writes_a_valid_submission(tmp_path):
     # A line per asset with its rows and time, not Dagster's event stream.
     for asset in ASSETS:
         assert any(line.split()[:1] == [asset] and line.rstrip().endswith(" s") for line in printed.splitlines()), asset
-    assert "5 of 5 checks passed" in printed
+    assert "6 of 6 checks passed" in printed
     assert "DEBUG" not in printed + done.stderr and "STEP_SUCCESS" not in printed + done.stderr
-    assert len(printed.splitlines()) < 30
+    assert len(printed.splitlines()) < 60
+    # Every sample week, oldest first; the last one's targets have not resolved.
+    week_lines = [line for line in printed.splitlines() if line.strip().startswith("week 2026-")]
+    assert [line.split()[1] for line in week_lines] == [
+        "2026-10-10",
+        "2026-10-17",
+        "2026-10-24",
+        "2026-10-31",
+        "2026-11-07",
+    ]
+    assert all(" ok in " in line for line in week_lines)
+    assert "finbert NCORR" in week_lines[0] and "provider_labels NCORR" in week_lines[0]
+    assert "finbert pending" in week_lines[-1]
+    # The backtest table, FinBERT and the baseline side by side, and the halflife trade-off.
+    lines = printed.splitlines()
+    header = next(line for line in lines if line.startswith("figure") and "finbert" in line)
+    assert header.split() == ["figure", "finbert", "provider_labels"]
+    assert next(line for line in lines if line.startswith("scored weeks")).split()[-2:] == ["4", "4"]
+    assert any(line.startswith("NCORR mean") for line in lines)
+    assert any(
+        line.split()[1:] == ["halflife", "0", "halflife", "2", "halflife", "4", "halflife", "8"] for line in lines
+    )
+    report_md = tmp_path / "data" / "submissions" / "backtest_report.md"
+    assert str(report_md) in printed and "provider_labels" in report_md.read_text()
 
     csv_path = tmp_path / "data" / "submissions" / "signals_2026-11-13.csv"
     log_path = tmp_path / "data" / "demo.log"

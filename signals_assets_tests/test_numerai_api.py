@@ -17,8 +17,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from signals_assets.defs.numerai.data import NumeraiData
 from signals_assets.defs.numerai.resources import NumeraiSignals
 from signals_assets.news.sample import sample_universe
+from signals_assets.numerai.datasets import NumeraiDataError
 from signals_assets.numerai.log_redaction import KeyRedactingFilter, redacting_library_logs
 from signals_assets.numerai.signals_api import NumeraiError, SignalsAPI, UploadResult
 from signals_assets.numerai.submission_file import build_submission, write_submission_csv
@@ -79,6 +81,11 @@ def _numerai(**overrides) -> NumeraiSignals:
         "universe": "live",
     }
     return NumeraiSignals(**{**settings, **overrides})
+
+
+def _data(**settings) -> NumeraiData:
+    """Numerai's files as the live universe reads them: by default downloaded, from the newest version."""
+    return NumeraiData(**{"data_dir": None, "dataset_version": None, **settings})
 
 
 def _api(**overrides) -> SignalsAPI:
@@ -339,7 +346,7 @@ def test_keys_appear_in_no_log_exception_or_repr(fake, csv_path, caplog, tmp_pat
     fake.graphql_status = None
     fake.download_status = 503
     with pytest.raises(NumeraiError) as raised:
-        numerai.load_universe(tmp_path / "numerai", LOG)
+        numerai.load_universe(_data(), tmp_path / "numerai", LOG)
     texts.append(str(raised.value))
     texts += [record.getMessage() for record in caplog.records]
     assert any("numerapi" in record.name for record in caplog.records)  # numerapi did log at DEBUG
@@ -444,10 +451,58 @@ def test_universe_is_downloaded_through_numerapi_and_cached_for_a_day(fake, tmp_
 
 
 def test_resource_live_universe_is_numerais_file(fake, tmp_path):
-    universe, origin = _numerai(universe="live").load_universe(tmp_path / "numerai", LOG)
+    universe, origin = _numerai(universe="live").load_universe(_data(), tmp_path / "numerai", LOG)
     assert universe["numerai_ticker"].tolist() == UNIVERSE["numerai_ticker"].tolist()
     assert origin.startswith("Numerai's signals/v2.1/live.parquet")
     assert (tmp_path / "numerai" / "signals" / "v2.1" / "live.parquet").is_file()
+    assert fake.operations()[0] == "listDatasets"  # the version is discovered, as for Numerai's other files
+
+
+def test_resource_live_universe_follows_the_newest_version_or_the_pinned_one(fake, tmp_path):
+    newer = UNIVERSE.head(200)
+    fake.add_dataset("signals/v3.0/live.parquet", newer)
+    fake.add_dataset("signals/v3.1/train.parquet", b"listed, never fetched")  # newer, but no live file
+    cache_dir = tmp_path / "numerai"
+
+    universe, origin = _numerai(universe="live").load_universe(_data(), cache_dir, LOG)
+    assert universe["numerai_ticker"].tolist() == newer["numerai_ticker"].tolist()
+    assert (
+        origin == f"Numerai's signals/v3.0/live.parquet (cached at {cache_dir / 'signals' / 'v3.0' / 'live.parquet'})"
+    )
+
+    pinned, origin = _numerai(universe="live").load_universe(_data(dataset_version="v2.1"), cache_dir, LOG)
+    assert len(pinned) == len(UNIVERSE) and origin.startswith("Numerai's signals/v2.1/live.parquet")
+    assert fake.operations().count("listDatasets") == 1  # pinned: nothing to discover
+
+
+def test_resource_live_universe_reads_numerai_data_dir_without_numerai(fake, tmp_path):
+    folder = tmp_path / "numerai_files"
+    folder.mkdir()
+    UNIVERSE.head(150).to_parquet(folder / "live.parquet")
+    universe, origin = _numerai(universe="live").load_universe(_data(data_dir=str(folder)), tmp_path / "cache", LOG)
+    assert len(universe) == 150 and origin == f"{folder / 'live.parquet'} (NUMERAI_DATA_DIR)"
+    assert fake.requests == []
+
+    (folder / "live.parquet").unlink()
+    with pytest.raises(NumeraiDataError, match=r"NUMERAI_DATA_DIR=.* has no live.parquet.*unset NUMERAI_DATA_DIR"):
+        _numerai(universe="live").load_universe(_data(data_dir=str(folder)), tmp_path / "cache", LOG)
+
+
+def test_a_pinned_version_without_a_live_file_names_the_setting(fake, tmp_path):
+    with pytest.raises(
+        NumeraiError, match=r"NUMERAI_DATASET_VERSION pins signals/v9.0: check that it has live.parquet"
+    ):
+        _numerai(universe="live").load_universe(_data(dataset_version="signals/v9.0"), tmp_path / "numerai", LOG)
+
+
+def test_without_numerais_listing_the_newest_cached_live_universe_is_used(fake, monkeypatch, tmp_path, caplog):
+    cache_dir = tmp_path / "numerai"
+    live_universe(_api(), DATASET, cache_dir, LOG)
+    monkeypatch.setattr(numerapi.base_api, "API_TOURNAMENT_URL", _closed_port_url())
+    with caplog.at_level(logging.WARNING, logger=LOG.name):
+        universe, _origin = _numerai(universe="live").load_universe(_data(), cache_dir, LOG)
+    assert len(universe) == len(UNIVERSE)
+    assert "Could not ask Numerai which dataset versions it has" in caplog.text and "signals/v2.1" in caplog.text
 
 
 def test_failed_download_falls_back_to_the_cached_universe(fake, tmp_path, caplog):
@@ -505,7 +560,7 @@ def test_failed_download_without_cache_says_to_set_numerai_universe(fake, monkey
     else:
         monkeypatch.setattr(numerapi.base_api, "API_TOURNAMENT_URL", _closed_port_url())
     with pytest.raises(NumeraiError, match=r"Numerai could not be reached .* no cached copy.*set NUMERAI_UNIVERSE"):
-        _numerai().load_universe(tmp_path / "numerai", LOG)
+        _numerai().load_universe(_data(), tmp_path / "numerai", LOG)
     assert not (tmp_path / "numerai" / "signals" / "v2.1" / "live.parquet").exists()
 
 
@@ -536,7 +591,9 @@ def test_unknown_dataset_version_is_refused_with_the_setting_named(fake, tmp_pat
 
 
 def test_sample_universe_is_the_packaged_one_without_any_request(fake, tmp_path):
-    universe, origin = _numerai(universe="sample").load_universe(tmp_path / "numerai", LOG)
+    # Numerai's dataset settings are not read for a universe that is not Numerai's.
+    not_a_version = _data(dataset_version="not a version")
+    universe, origin = _numerai(universe="sample").load_universe(not_a_version, tmp_path / "numerai", LOG)
     pd.testing.assert_frame_equal(universe, sample_universe())
     assert "sample universe" in origin
     assert fake.requests == []
@@ -550,7 +607,7 @@ def test_file_universe_gives_that_files_tickers(fake, tmp_path, suffix):
         frame.to_csv(path, index=False)
     else:
         frame.to_parquet(path)
-    universe, origin = _numerai(universe=str(path)).load_universe(tmp_path / "numerai", LOG)
+    universe, origin = _numerai(universe=str(path)).load_universe(_data(), tmp_path / "numerai", LOG)
     assert universe["numerai_ticker"].tolist() == ["000640 KR", "AAPL US"]
     assert origin == f"{path} (NUMERAI_UNIVERSE)"
     assert fake.requests == []
@@ -570,6 +627,6 @@ def test_bad_universe_file_names_the_setting(fake, tmp_path, name, content, mess
     if content is not None:
         path.write_text(content)
     with pytest.raises(UniverseUnavailable, match=message) as raised:
-        _numerai(universe=str(path)).load_universe(tmp_path / "numerai", LOG)
+        _numerai(universe=str(path)).load_universe(_data(), tmp_path / "numerai", LOG)
     assert "NUMERAI_UNIVERSE" in str(raised.value)
     assert fake.requests == []

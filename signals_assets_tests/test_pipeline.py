@@ -126,6 +126,7 @@ def test_definitions_load_weekly_assets_in_one_group_per_defs_folder_a_job_and_a
         "submission": "numerai",
         "numerai_upload": "numerai",
         "signal_evaluation": "evaluation",
+        "backtest_report": "evaluation",
     }
     checks = {key.name for key in DEFINITIONS.resolve_asset_graph().asset_check_keys}
     assert checks == {
@@ -134,6 +135,7 @@ def test_definitions_load_weekly_assets_in_one_group_per_defs_folder_a_job_and_a
         "submission_tickers",
         "submission_values",
         "submission_strictly_inside",
+        "churn_gate",
     }
     schedule = DEFINITIONS.resolve_schedule_def("weekly_signal_schedule")
     assert schedule.cron_schedule == "0 19 * * 6"
@@ -220,7 +222,7 @@ def test_sample_week_end_to_end_then_a_rerun_scores_nothing(instance, sample_res
     report = validate_submission(sample_universe(), submitted)
     assert report.n_in_universe >= 100
     checks = {evaluation.check_name: evaluation.passed for evaluation in second.get_asset_check_evaluations()}
-    assert all(checks.values()) and len(checks) == 5
+    assert all(checks.values()) and len(checks) == 6
     upload = metadata_of(second, "numerai_upload")
     assert upload["status"] == "skipped" and "backfills never upload" in upload["reason"]
     uploads = table("numerai_upload", db)

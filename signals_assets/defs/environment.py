@@ -9,6 +9,7 @@ and a secret is resolved when the run starts, never written into the run's confi
 
 from __future__ import annotations
 
+import json
 import os
 from importlib import resources
 from typing import Any
@@ -19,6 +20,7 @@ import dagster as dg
 VARIABLES = {
     "STOCKNEWS_API_KEY": "Stock News API token; set: real news from the API, unset: the packaged sample news",
     "STOCKNEWS_BASE_URL": "Stock News API base URL (a loopback stand-in in tests)",
+    "STOCKNEWS_MONTHLY_CALLS": "the plan's monthly Stock News API call budget (unset: no budget check)",
     "FINBERT_MODEL": "FinBERT hub id or local directory",
     "FINBERT_REVISION": "hub branch, tag or commit of FINBERT_MODEL",
     "FINBERT_LABEL_MAP": "logit index of each label for models named LABEL_0..",
@@ -33,6 +35,11 @@ VARIABLES = {
     "SIGNALS_DUCKDB_PATH": "the DuckDB warehouse file",
     "SIGNALS_DATA_DIR": "caches: API responses, Numerai files",
     "SIGNALS_OUTPUT_DIR": "submission CSVs",
+    "SIGNALS_WAREHOUSE": "duckdb (default: one DuckDB file) or delta (Delta tables many runs can write at once)",
+    "SIGNALS_DELTA_ROOT": "the folder of the Delta tables with SIGNALS_WAREHOUSE=delta (default data/delta)",
+    "SIGNALS_EXECUTOR": "how a run's steps execute: in_process (default), multiprocess or k8s (a pod per step)",
+    "FINBERT_K8S_NODE_SELECTOR": "JSON object: node selector of the finbert_scores pod under the k8s executor",
+    "FINBERT_K8S_TOLERATIONS": "JSON list: tolerations of the finbert_scores pod under the k8s executor",
     "SIGNAL_HALFLIFE_WEEKS": "smooth each ticker's sentiment over earlier weeks (0: this week only)",
     "SIGNAL_MAX_CHURN": "the churn gate's threshold before an upload (default 0.2)",
     "SIGNAL_CHURN_GATE": "block (default) or warn: what the churn gate does over its threshold",
@@ -81,6 +88,22 @@ def choice_from_env(name: str, default: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ValueError(f"{name}={value!r} is not one of {', '.join(choices)}: set one of them, or unset it.")
     return value
+
+
+def json_from_env(name: str, default: Any, kind: type, example: str) -> Any:
+    """A structured setting read when the code location loads: the variable's value parsed as JSON and
+    checked to be a `kind` (dict, list), else `default`."""
+    if not is_set(name):
+        return default
+    value = os.environ[name].strip()
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{name}={value!r} is not JSON ({error.msg}): set it like {example}, or unset it.") from None
+    if not isinstance(parsed, kind):
+        expected = {dict: "object", list: "list"}.get(kind, kind.__name__)
+        raise ValueError(f"{name}={value!r} is not a JSON {expected}: set it like {example}, or unset it.")
+    return parsed
 
 
 def uses_sample_news() -> bool:

@@ -8,7 +8,8 @@ from signals_assets.defs.partitions import weekly_partitions
 
 weekly_signal_job = dg.define_asset_job(
     "weekly_signal",
-    selection=dg.AssetSelection.all(),
+    # The backtest report reads every week: it is materialized on its own, after a backfill, not once a week.
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets("backtest_report"),
     partitions_def=weekly_partitions,
     description="Materialize one week: universe -> news -> headlines -> FinBERT -> signal -> submission -> upload.",
 )

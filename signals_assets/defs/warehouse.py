@@ -1,12 +1,19 @@
-"""Where everything is kept: the DuckDB warehouse (schema `signals`), the cache directory and the
-submission directory, as one resource; the IO manager writes into the same warehouse."""
+"""Where everything is kept: the warehouse (schema `signals`), the cache directory and the submission directory,
+as one resource; the IO manager writes into the same warehouse.
+
+The warehouse is the DuckDB file (the default: one writing process at a time), or with backend `delta`
+(SIGNALS_WAREHOUSE=delta) Delta tables under delta_root that many runs can write at once (signals_assets/delta/,
+imported only then). Either way `connect()` is DuckDB with every table as `signals.<table>`."""
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
+from typing import Literal
 
 import dagster as dg
 import duckdb
@@ -17,16 +24,37 @@ from dagster_duckdb.io_manager import DuckDbClient
 from dagster_duckdb_pandas import DuckDBPandasTypeHandler
 from pydantic import Field, field_validator
 
-from signals_assets.defs.environment import from_env
+from signals_assets.defs.environment import choice_from_env, from_env
+from signals_assets.sentiment.headline_scores import cached_scores, ensure_cache_table, store_scores
 
 # Not `signals.duckdb`: DuckDB attaches a file as a catalog named after it, and a catalog named like
 # the schema makes every write fail with "Ambiguous reference to catalog or schema".
 DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
 SCHEMA = "signals"
+BACKENDS = ("duckdb", "delta")
+DEFAULT_DELTA_ROOT = "data/delta"
+
+
+def _delta(module: str) -> ModuleType:
+    """A module of the Delta backend (io_manager, queries), imported only when that backend is used."""
+    try:
+        return importlib.import_module(f"signals_assets.delta.{module}")
+    except ImportError as error:
+        raise ImportError(
+            f"The delta warehouse (SIGNALS_WAREHOUSE=delta, warehouse.backend='delta') needs {error.name!r}, which is "
+            'not installed: run `pip install -e ".[scale]"` (dagster-deltalake-pandas, deltalake), or unset '
+            "SIGNALS_WAREHOUSE for the DuckDB file."
+        ) from error
 
 
 class Warehouse(dg.ConfigurableResource):
-    """The project's storage: the DuckDB file, caches and submission files."""
+    """The project's storage: the warehouse (a DuckDB file, or Delta tables), caches and submission files."""
+
+    backend: Literal["duckdb", "delta"] = Field(
+        default=choice_from_env("SIGNALS_WAREHOUSE", "duckdb", BACKENDS),
+        description="duckdb: every table in one DuckDB file, one writing run at a time; delta: a Delta table per "
+        "asset under delta_root, written by many runs at once (the `scale` extra) (env SIGNALS_WAREHOUSE).",
+    )
 
     database: str = Field(
         default=from_env("SIGNALS_DUCKDB_PATH", DEFAULT_DUCKDB_PATH),
@@ -40,6 +68,11 @@ class Warehouse(dg.ConfigurableResource):
         default=from_env("SIGNALS_OUTPUT_DIR", "data/submissions"),
         description="Where weekly submission CSVs are written (env SIGNALS_OUTPUT_DIR).",
     )
+    delta_root: str = Field(
+        default=from_env("SIGNALS_DELTA_ROOT", DEFAULT_DELTA_ROOT),
+        description=f"With backend delta: the folder holding {SCHEMA}/<table>/, one Delta table per asset; a local "
+        "or mounted folder every run can reach (env SIGNALS_DELTA_ROOT).",
+    )
 
     @field_validator("database")
     @classmethod
@@ -49,6 +82,17 @@ class Warehouse(dg.ConfigurableResource):
                 f"database={value!r} (SIGNALS_DUCKDB_PATH): a DuckDB file named '{Path(value).name}' is attached as "
                 f"catalog '{SCHEMA}', which clashes with the schema '{SCHEMA}' (DuckDB: ambiguous catalog or "
                 f"schema). Pick another file name, e.g. {DEFAULT_DUCKDB_PATH}."
+            )
+        return value
+
+    @field_validator("delta_root")
+    @classmethod
+    def _a_folder(cls, value: str) -> str:
+        if "://" in value:
+            raise ValueError(
+                f"delta_root={value!r} (SIGNALS_DELTA_ROOT): the delta warehouse takes a folder path, local or "
+                "mounted (NFS, a shared volume), not an object-store URI: reading lists its tables in the folder. "
+                f"Set a folder, e.g. {DEFAULT_DELTA_ROOT}."
             )
         return value
 
@@ -70,7 +114,13 @@ class Warehouse(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-write connection to the warehouse, closed on exit (one writing process per file)."""
+        """DuckDB with every table of the warehouse as `signals.<table>`, closed on exit. The DuckDB file: read-write
+        (one writing process per file); delta: an in-memory DuckDB reading the Delta tables, refusing SQL that
+        writes (assets write through the IO manager, the score cache through store_headline_scores)."""
+        if self.backend == "delta":
+            with _delta("queries").connect(self.delta_root) as connection:
+                yield connection
+            return
         path = self.database_path()
         try:
             connection = duckdb.connect(str(path))
@@ -91,6 +141,24 @@ class Warehouse(dg.ConfigurableResource):
             yield connection
         finally:
             connection.close()
+
+    def cached_headline_scores(self, model: str, revision: str, headlines: pd.DataFrame) -> pd.DataFrame:
+        """headline_id and scores of those `headlines` already scored by this model at this revision."""
+        if self.backend == "delta":
+            return _delta("queries").cached_headline_scores(self.delta_root, model, revision, headlines)
+        with self.connect() as connection:
+            ensure_cache_table(connection, SCHEMA)
+            return cached_scores(connection, SCHEMA, model, revision, headlines)
+
+    def store_headline_scores(self, new_scores: pd.DataFrame) -> None:
+        """Add newly scored headlines; a headline already cached for its model and revision keeps its first score
+        (also when two runs store it at once)."""
+        if self.backend == "delta":
+            _delta("queries").store_headline_scores(self.delta_root, new_scores)
+            return
+        with self.connect() as connection:
+            ensure_cache_table(connection, SCHEMA)
+            store_scores(connection, SCHEMA, new_scores)
 
 
 class WarehouseLocked(RuntimeError):
@@ -139,12 +207,17 @@ class _WarehouseClient(DuckDbClient):
 
 @dg.io_manager(
     required_resource_keys={"warehouse"},
-    description=f"Dagster's DuckDB pandas IO manager on the warehouse resource's file: one table per asset in "
-    f"schema {SCHEMA}, one week's rows replaced per partition.",
+    description=f"Dagster's DuckDB pandas IO manager on the warehouse resource's file, or with backend delta "
+    f"dagster-deltalake-pandas' on its delta_root: one table per asset in schema {SCHEMA}, one week's rows replaced "
+    "per partition.",
 )
 def warehouse_io_manager(init_context: dg.InitResourceContext) -> DbIOManager:
     """dagster-duckdb-pandas' IO manager (its DbIOManager, client and pandas type handler) on the run's
-    `warehouse` resource, so the file it writes is the one the resource names, overridden at launch or not."""
+    `warehouse` resource, so the file it writes is the one the resource names, overridden at launch or not;
+    with backend delta, dagster-deltalake-pandas' on the resource's delta_root."""
+    warehouse = init_context.resources.warehouse
+    if warehouse.backend == "delta":
+        return _delta("io_manager").delta_io_manager(warehouse.delta_root)
     return DbIOManager(
         db_client=_WarehouseClient(),
         database=str(init_context.resources.warehouse.database_path()),

@@ -19,6 +19,21 @@ WEEK_COLUMN = "week_start"
 STATUS_SCORED = "scored"
 SCORES = ("ncorr", "numerai_corr")
 STATS = ("weeks", "mean", "std", "sharpe", "positive_share", "max_drawdown")
+# signals.backtest_report: both tables in one frame, told apart by `section`.
+SECTION_COLUMN = "section"
+SIGNALS_SECTION, HALFLIFE_SECTION = "signals", "halflife"
+HALFLIFE_COLUMN = "halflife_weeks"
+REPORT_DTYPES = {
+    SECTION_COLUMN: "string",
+    "signal": "string",
+    HALFLIFE_COLUMN: "float64",
+    "weeks": "int64",
+    "first_week": "datetime64[ns]",
+    "last_week": "datetime64[ns]",
+    **{f"{score}_{stat}": "int64" if stat == "weeks" else "float64" for score in SCORES for stat in STATS},
+    "mean_neutral_churn": "float64",
+    "mean_payout_share_kept": "float64",
+}
 
 
 def max_drawdown(values: pd.Series) -> float:
@@ -106,3 +121,38 @@ def cumulative_scores(evaluations: pd.DataFrame, score: str = "ncorr", by: str =
     )
     table.index.name = WEEK_COLUMN
     return table.fillna(0.0).cumsum()
+
+
+def scored_weeks(evaluations: pd.DataFrame) -> int:
+    """How many weeks have at least one scored evaluation (0 for no rows or no status column)."""
+    if evaluations.empty or "status" not in evaluations.columns:
+        return 0
+    scored = evaluations.loc[evaluations["status"] == STATUS_SCORED, WEEK_COLUMN]
+    return int(pd.to_datetime(scored).nunique())
+
+
+def report_rows(summary: pd.DataFrame, halflife_table: pd.DataFrame, swept_signal: str = "finbert") -> pd.DataFrame:
+    """Both tables as one frame to store (signals.backtest_report): a `section` column (`signals`: one row per
+    signal from `summarize(evaluations)`; `halflife`: one row per halflife_weeks of `swept_signal`), then
+    signal, halflife_weeks (NaN in the signals section) and the `summarize` columns, typed the same way
+    every time (empty tables included), so the stored table keeps one schema."""
+    signals = summary.assign(**{SECTION_COLUMN: SIGNALS_SECTION, HALFLIFE_COLUMN: float("nan")})
+    halflives = halflife_table.assign(**{SECTION_COLUMN: HALFLIFE_SECTION, "signal": swept_signal})
+    frames = [frame for frame in (signals, halflives) if not frame.empty]
+    rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(REPORT_DTYPES))
+    return rows[list(REPORT_DTYPES)].astype(REPORT_DTYPES)
+
+
+def report_sections(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`report_rows` (e.g. read back from signals.backtest_report) split into (summary, halflife_table), each
+    in the shape `summarize` gives: summary keyed by signal, halflife_table by halflife_weeks."""
+    missing = [col for col in (SECTION_COLUMN, "signal", HALFLIFE_COLUMN) if col not in rows.columns]
+    if missing:
+        raise ValueError(
+            f"The rows lack column(s) {', '.join(missing)}; pass signals.backtest_report (materialize "
+            "backtest_report first)."
+        )
+    order = rows.sort_values(["signal", HALFLIFE_COLUMN], kind="stable")
+    summary = order[order[SECTION_COLUMN] == SIGNALS_SECTION].drop(columns=[SECTION_COLUMN, HALFLIFE_COLUMN])
+    halflives = order[order[SECTION_COLUMN] == HALFLIFE_SECTION].drop(columns=[SECTION_COLUMN, "signal"])
+    return summary.reset_index(drop=True), halflives.reset_index(drop=True)

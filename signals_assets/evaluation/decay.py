@@ -83,6 +83,14 @@ def decayed_sentiment(
         pairs = past.loc[duplicated, [WEEK_COLUMN, TICKER_COLUMN]].astype(str).agg(" ".join, axis=1).head(5)
         raise ValueError(f"The weekly scores hold a (week, ticker) more than once: {', '.join(pairs)}.")
 
+    not_finite = ~np.isfinite(past[SENTIMENT_COLUMN].to_numpy(dtype="float64"))
+    if not_finite.any():
+        tickers = ", ".join(past.loc[not_finite, TICKER_COLUMN].astype(str).head(5))
+        raise ValueError(
+            f"The weekly scores hold {int(not_finite.sum())} missing or infinite {SENTIMENT_COLUMN} value(s) (tickers "
+            f"{tickers}); a mean would count them as 0. Re-materialize finbert_scores for those weeks."
+        )
+
     has_headlines = HEADLINES_COLUMN in past.columns
     if halflife_weeks == 0:
         result = past[[TICKER_COLUMN, SENTIMENT_COLUMN]].assign(**{WEEKS_COLUMN: 1})

@@ -121,3 +121,102 @@ def report_markdown(
             lines.append(f"![cumulative NCORR]({png})")
         lines.append("")
     return "\n".join(lines)
+
+
+# One row per figure in the tables read side by side (signals, or halflives, as columns).
+FIGURE_ROWS = (
+    ("scored weeks", "weeks"),
+    *(
+        (f"{label} {STAT_TITLES[stat]}", f"{score}_{stat}")
+        for score, label in (("ncorr", "NCORR"), ("numerai_corr", "numerai_corr"))
+        for stat in STAT_TITLES
+        if stat != "weeks"
+    ),
+    ("mean neutral churn", "mean_neutral_churn"),
+    ("mean payout share kept", "mean_payout_share_kept"),
+)
+# The rows a short account shows (the demo): what is paid on, its risk, and what churn costs.
+COMPACT_FIGURES = (
+    "scored weeks",
+    "NCORR mean",
+    "NCORR Sharpe",
+    "NCORR max drawdown",
+    "numerai_corr mean",
+    "mean neutral churn",
+    "mean payout share kept",
+)
+
+FIGURE_NOTES = """## What the figures mean
+
+- **NCORR** (`numerai_tools.scoring.neutral_correlation`): the signal ranked and gaussianized, neutralized
+  against the date's neutralizer, correlated with the target. Numerai Signals v3 pays on it (with NMMC).
+- **numerai_corr**: the ranked, gaussianized signal correlated with the target (both raised to the power
+  1.5), without neutralizing: informational, not paid on in v3.
+- **NMMC proxy** (in `signals.signal_evaluation`): the contribution over Numerai's example predictions, a
+  stand-in for the meta model, which is not public: not the official NMMC.
+- **mean neutral churn**: how much the neutralized signal changed from the previous week (1 minus the
+  Spearman correlation of the two weeks' neutralized signals: 0 unchanged, 1 unrelated).
+- **mean payout share kept**: `neutral_churn_penalty` of that churn, the share of a positive payout Numerai
+  keeps (1.0 up to a churn of 0.1, then falling).
+- Per score over the scored weeks: **mean**, **std** (ddof=0), **Sharpe** = mean / std, **positive weeks**
+  (share of weeks above 0) and **max drawdown** (the largest fall of the cumulative score from its peak).
+- **halflife_weeks**: FinBERT's weekly sentiment smoothed as an exponentially decayed mean of this and
+  earlier weeks (a week `age` weeks old weighted 0.5 ** (age / halflife)); 0 is this week only. A longer
+  halflife churns less and keeps more of a positive payout, but reacts later to the news and may score
+  less: weigh NCORR against the payout share kept, then set the halflife as SIGNAL_HALFLIFE_WEEKS.
+"""
+
+
+def column_label(key: str, value: object) -> str:
+    return f"halflife {value:g}" if key == "halflife_weeks" and isinstance(value, float | int) else str(value)
+
+
+def figures_table(summary: pd.DataFrame, key: str = "signal", compact: bool = False) -> pd.DataFrame:
+    """A `summarize` output turned round for reading: a `figure` column (scored weeks, NCORR and
+    numerai_corr mean / std / Sharpe / positive weeks / max drawdown, mean neutral churn, mean payout share
+    kept; with `compact` only COMPACT_FIGURES), then one column of formatted values per `key` value (a
+    signal, or `halflife <h>`)."""
+    rows = [(label, column) for label, column in FIGURE_ROWS if not compact or label in COMPACT_FIGURES]
+    table = {"figure": [label for label, _ in rows]}
+    for _, row in summary.iterrows():
+        table[column_label(key, row[key])] = [cell(row.get(column)) for _, column in rows]
+    return pd.DataFrame(table)
+
+
+def text_table(frame: pd.DataFrame) -> str:
+    """Fixed-width plain text: the first column left-aligned, the others right-aligned."""
+    columns = [[str(name), *map(cell, frame[name])] for name in frame.columns]
+    widths = [max(map(len, column)) for column in columns]
+    lines = []
+    for index in range(len(frame) + 1):
+        cells = [
+            column[index].ljust(width) if position == 0 else column[index].rjust(width)
+            for position, (column, width) in enumerate(zip(columns, widths))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def backtest_tables_text(
+    summary: pd.DataFrame, halflife_table: pd.DataFrame | None = None, compact: bool = False
+) -> str:
+    """The two tables as plain text for a terminal: per signal, then (when given) per halflife_weeks; with
+    `compact` only the COMPACT_FIGURES rows (7 a table instead of 13).
+
+    `summary` is `summarize(evaluations)`; `halflife_table` is `summarize(rows, by="halflife_weeks")`. Both
+    come back from signals.backtest_report through `backtest.report_sections`.
+    """
+    scored = not summary.empty and bool(summary["weeks"].fillna(0).astype(int).any())
+    if not scored:
+        lines = ["Backtest: no week has been scored yet (targets resolve about 13 weeks after a date)."]
+    else:
+        first, last = cell(summary["first_week"].min()), cell(summary["last_week"].max())
+        table = text_table(figures_table(summary, "signal", compact))
+        lines = [f"Backtest over the scored weeks {first} .. {last}:", table]
+    if halflife_table is not None and not halflife_table.empty:
+        lines += [
+            "",
+            "FinBERT smoothed over weeks (halflife_weeks; 0 = this week only), from the stored scores:",
+            text_table(figures_table(halflife_table, "halflife_weeks", compact)),
+        ]
+    return "\n".join(lines)

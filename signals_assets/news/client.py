@@ -24,7 +24,7 @@ from urllib3.response import BaseHTTPResponse
 
 from signals_assets.news.endpoints import DEFAULT_BASE_URL
 from signals_assets.news.redaction import install_urllib3_redaction, redact, redacted_query
-from signals_assets.news.retry import NewsRetry, RetryAfterTooLong
+from signals_assets.news.retry import NewsRetry, QuotaAnswer, RetryAfterTooLong, says_quota_used_up
 
 API_KEY_ENV = "STOCKNEWS_API_KEY"
 BASE_URL_ENV = "STOCKNEWS_BASE_URL"
@@ -39,6 +39,11 @@ class StockNewsAPIError(Exception):
         super().__init__(message)
         self.status = status
         self.endpoint = endpoint
+
+
+class QuotaExhausted(StockNewsAPIError):
+    """The API answered that the plan's call quota is used up (or asked to wait longer than backoff_max_s):
+    no retry can help before the quota resets."""
 
 
 class StockNewsClient:
@@ -112,8 +117,12 @@ class StockNewsClient:
                 params={**params, "token": self._key},  # in params, so no URL string with the key is built here
                 timeout=self._timeout,
             )
+        except QuotaAnswer as exc:
+            failure = self._quota_used_up(
+                exc.status, exc.reason, self._redact(exc.body[:BODY_PREVIEW_CHARS]), described
+            )
         except RetryAfterTooLong as exc:
-            failure = StockNewsAPIError(
+            failure = QuotaExhausted(
                 f"Stock News API answered {exc.status} {exc.reason} for {described} and asks to wait "
                 f"{exc.seconds:.0f} s (Retry-After), longer than backoff_max_s={exc.limit:g}: the plan's quota is "
                 "probably used up for now. Try again later, or raise backoff_max_s to wait it out.",
@@ -177,8 +186,19 @@ class StockNewsClient:
             endpoint=endpoint,
         )
 
+    def _quota_used_up(self, status: int, reason: str, body: str, described: str) -> QuotaExhausted:
+        return QuotaExhausted(
+            f"Stock News API answered {_status_text(status, reason)} for {described}: the plan's call quota is used "
+            f"up (response: {body!r}), so the request was not retried. Try again once the quota resets, or move to "
+            "a plan with more calls.",
+            status=status,
+            endpoint=self._endpoint,
+        )
+
     def _payload(self, response: requests.Response, endpoint: str, described: str) -> dict[str, Any]:
         status = response.status_code
+        if status >= 400 and says_quota_used_up(status, response.text):
+            raise self._quota_used_up(status, response.reason, self._preview(response), described)
         if status >= 400:
             raise StockNewsAPIError(
                 f"Stock News API answered {_status_text(status, response.reason)} for {endpoint} (query: "

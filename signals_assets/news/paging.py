@@ -52,6 +52,18 @@ class NewsFetch:
     cache_hits: int = 0  # pages read from the response cache instead of the API (not in api_calls)
     dropped_items: dict[str, int] = field(default_factory=dict)  # malformed items left out, by reason
     miscounted_streams: tuple[str, ...] = ()  # streams with more pages than the API's total_pages said
+    expected_api_calls: int | None = None  # the estimate logged before fetching (call_estimate), if any
+    api_calls_this_month: int | None = None  # per the call ledger (quota), after this fetch, if kept
+
+
+@dataclass(frozen=True)
+class StreamRequest:
+    """One paged request stream of a week: what `read_stream` is asked for."""
+
+    name: str  # e.g. "tickers=AAPL" or "section=alltickers"
+    path: str
+    params: Mapping[str, Any]  # without `page`
+    max_pages: int
 
 
 @dataclass(frozen=True)
@@ -76,16 +88,43 @@ def read_stream(get: Get, path: str, params: Mapping[str, Any], max_pages: int, 
     wrong_total: int | None = None
     for page in range(1, max_pages + 1):
         payload = get(path, {**params, "page": page})
-        data = payload["data"]
-        if not data:
-            return Stream(name, items, page, True, wrong_total)
-        items.extend(data)
+        items.extend(payload["data"])
         total_pages = _int_or_none(payload.get("total_pages"))
-        if total_pages is not None and page > total_pages and wrong_total is None:
+        if payload["data"] and total_pages is not None and page > total_pages and wrong_total is None:
             wrong_total = total_pages
-        if total_pages is not None and page >= total_pages and (per_page is None or len(data) < per_page):
+        if is_last_page(page, payload, per_page):
             return Stream(name, items, page, True, wrong_total)
     return Stream(name, items, max_pages, False, wrong_total)
+
+
+def is_last_page(page: int, payload: Mapping[str, Any], per_page: int | None) -> bool:
+    """Whether a stream ends with this page: it is empty, or at or past `total_pages` and not full."""
+    data = payload["data"]
+    if not data:
+        return True
+    total_pages = _int_or_none(payload.get("total_pages"))
+    return total_pages is not None and page >= total_pages and (per_page is None or len(data) < per_page)
+
+
+def stream_requests(
+    week: Week,
+    tickers: Sequence[str],
+    *,
+    fetch_mode: FetchMode,
+    items_per_page: int,
+    page_cutoff: int,
+    all_tickers_page_cutoff: int,
+) -> list[StreamRequest]:
+    """The request streams `fetch_week` reads for a week: one per ticker, or the single all-tickers stream."""
+    query = {"items": items_per_page, "type": "article", "date": articles.request_date_range(week)}
+    if fetch_mode == "per_ticker":
+        return [
+            StreamRequest(f"tickers={ticker}", NEWS_PATH, {"tickers": ticker, **query}, page_cutoff)
+            for ticker in normalise_tickers(tickers)
+        ]
+    return [
+        StreamRequest("section=alltickers", CATEGORY_PATH, {"section": "alltickers", **query}, all_tickers_page_cutoff)
+    ]
 
 
 def fetch_week(
@@ -113,12 +152,20 @@ def fetch_week(
     """
     started = time.monotonic()
     wanted = normalise_tickers(tickers)
-    query = {"items": items_per_page, "type": "article", "date": articles.request_date_range(week)}
+    requests = stream_requests(
+        week,
+        wanted,
+        fetch_mode=fetch_mode,
+        items_per_page=items_per_page,
+        page_cutoff=page_cutoff,
+        all_tickers_page_cutoff=all_tickers_page_cutoff,
+    )
     if fetch_mode == "per_ticker":
-        streams = _per_ticker(get, wanted, query, page_cutoff, log, usage)
+        streams = _per_ticker(get, requests, log, usage)
     else:
-        section = {"section": "alltickers", **query}
-        streams = [read_stream(get, CATEGORY_PATH, section, all_tickers_page_cutoff, "section=alltickers")]
+        streams = [
+            read_stream(get, request.path, request.params, request.max_pages, request.name) for request in requests
+        ]
     items = [item for stream in streams for item in stream.items]
     parsed, dropped, examples = _parse(items)
     spent = usage()
@@ -153,19 +200,17 @@ def normalise_tickers(tickers: Sequence[str]) -> list[str]:
     return sorted({str(ticker).strip().upper() for ticker in tickers if str(ticker).strip()})
 
 
-def _per_ticker(
-    get: Get, tickers: list[str], query: Mapping[str, Any], max_pages: int, log: Any, usage: Callable[[], Usage]
-) -> list[Stream]:
+def _per_ticker(get: Get, requests: list[StreamRequest], log: Any, usage: Callable[[], Usage]) -> list[Stream]:
     streams: list[Stream] = []
     items = 0
     last_report = time.monotonic()
-    for done, ticker in enumerate(tickers, start=1):
-        stream = read_stream(get, NEWS_PATH, {"tickers": ticker, **query}, max_pages, f"tickers={ticker}")
+    for done, request in enumerate(requests, start=1):
+        stream = read_stream(get, request.path, request.params, request.max_pages, request.name)
         streams.append(stream)
         items += len(stream.items)
-        if time.monotonic() - last_report >= PROGRESS_EVERY_S or done == len(tickers):
+        if time.monotonic() - last_report >= PROGRESS_EVERY_S or done == len(requests):
             log.info(
-                f"per_ticker: {done:,}/{len(tickers):,} tickers, {usage().api_calls:,} API calls, "
+                f"per_ticker: {done:,}/{len(requests):,} tickers, {usage().api_calls:,} API calls, "
                 f"{items:,} items so far."
             )
             last_report = time.monotonic()

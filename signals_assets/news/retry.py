@@ -6,21 +6,38 @@ and its jitter, and honours `Retry-After`. This subclass adds only what the clie
   and also those that end in an exception (urllib3 keeps its history only on a returned response);
 - each wait is reported before it starts (`on_wait`), for a log line;
 - a `Retry-After` longer than `backoff_max` is not slept through: `RetryAfterTooLong` is raised at
-  once (the plan's quota is probably used up; urllib3 alone would clamp or sleep for hours).
+  once (the plan's quota is probably used up; urllib3 alone would clamp or sleep for hours);
+- a 429 whose body says the plan's quota is used up (`says_quota_used_up`) is not retried either:
+  `QuotaAnswer` is raised at once, since no retry can succeed before the quota resets.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
 
-from urllib3.exceptions import InvalidHeader
+from urllib3.exceptions import HTTPError, InvalidHeader
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 # Retried answers: rate limiting and server errors. Others (403, 422, ...) are final.
 RETRY_STATUSES = frozenset({429, *range(500, 600)})
+
+# The API's answer when the plan's calls are used up is undocumented: a 429 or 403 whose body speaks of the
+# quota or of a monthly / plan / API limit is taken for it (e.g. {"message": "You have reached your monthly API
+# limit"}); one that speaks of a rate limit, of requests per second or minute, or of trying again in some seconds
+# or minutes is a passing rate limit (retried as any 429).
+QUOTA_STATUSES = frozenset({403, 429})
+_QUOTA_WORDS = re.compile(
+    r"quota|monthly|per month|(api|plan|usage|call)s?'?s? limit|limit of your plan|out of (api )?calls|"
+    r"no (api )?calls left|credits?",
+    re.IGNORECASE,
+)
+_PASSING_WORDS = re.compile(
+    r"rate.?limit|per (second|minute)|slow down|try again in \d+ (seconds?|minutes?)", re.IGNORECASE
+)
 
 OnFailure = Callable[[BaseHTTPResponse | None, Exception | None], None]
 OnWait = Callable[[int, float], None]  # (retry number from 1, seconds about to be waited)
@@ -35,6 +52,21 @@ class RetryAfterTooLong(Exception):
         self.limit = limit
         self.status = status
         self.reason = reason
+
+
+def says_quota_used_up(status: int, body: str) -> bool:
+    """Whether an answer says the plan's call quota is used up (so no retry can help until it resets)."""
+    return status in QUOTA_STATUSES and bool(_QUOTA_WORDS.search(body)) and not _PASSING_WORDS.search(body)
+
+
+class QuotaAnswer(Exception):
+    """The API answered that the plan's call quota is used up (a retried status whose body says so)."""
+
+    def __init__(self, status: int, reason: str, body: str):
+        super().__init__(f"{status} {reason}: the call quota is used up")
+        self.status = status
+        self.reason = reason
+        self.body = body
 
 
 class NewsRetry(Retry):
@@ -94,6 +126,10 @@ class NewsRetry(Retry):
         # urllib3 calls this once for every failed attempt, the last one included (then it raises).
         if self.on_failure is not None:
             self.on_failure(response, error)
+        if response is not None and response.status in QUOTA_STATUSES:
+            body = _body_text(response)
+            if says_quota_used_up(response.status, body):
+                raise QuotaAnswer(response.status, response.reason or "", body)
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
     def retry_after_s(self, value: str | None) -> float | None:
@@ -116,3 +152,13 @@ class NewsRetry(Retry):
             self.on_wait(len(self.history), delay)
         if delay > 0:
             time.sleep(delay)
+
+
+def _body_text(response: BaseHTTPResponse) -> str:
+    """A retried answer's body as text (error bodies are small), its connection handed back to the pool."""
+    try:
+        data = response.data or b""
+    except (HTTPError, OSError):  # a body that cannot be read says nothing about the quota
+        return ""
+    response.release_conn()
+    return data.decode("utf-8", errors="replace")

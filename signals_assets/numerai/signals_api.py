@@ -167,7 +167,7 @@ class SignalsAPI:
             except _Refused as err:  # e.g. an unknown dataset file
                 raise NumeraiError(
                     f"Numerai refused the download of {filename}: {err}. "
-                    "Check the dataset version (numerai resource, dataset_version)."
+                    "Check the dataset version (numerai_data resource, dataset_version; env NUMERAI_DATASET_VERSION)."
                 ) from None
             if not file_url:
                 raise NumeraiError(f"Numerai gave no download URL for {filename}; check the dataset version.")

@@ -1,4 +1,8 @@
-"""The Numerai Signals universe a week is mapped and validated against: from a file, or Numerai's live file."""
+"""The Numerai Signals universe a week is mapped and validated against: from a file, or Numerai's live file.
+
+Numerai's live file comes from where its other files come from (`NumeraiFiles`: NUMERAI_DATA_DIR's copy, else
+the pinned NUMERAI_DATASET_VERSION, else the newest Signals version on Numerai that has live.parquet).
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,21 @@ import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from signals_assets.numerai.signals_api import NumeraiError, SignalsAPI
 from signals_assets.signal.scaling import TICKER_COLUMN
 
+if TYPE_CHECKING:  # datasets imports this module (LIVE_MAX_AGE_S)
+    from signals_assets.numerai.datasets import NumeraiFiles
+
 logger = logging.getLogger(__name__)
 LIVE_MAX_AGE_S = 24 * 3600  # download the live universe at most once a day
 
 UNIVERSE_ENV = "NUMERAI_UNIVERSE"
+LIVE_FILE = "live.parquet"  # Numerai's name, in every Signals dataset version
 UNIVERSE_SUFFIXES = (".parquet", ".csv")
 
 
@@ -29,7 +38,7 @@ def load_universe(path: str | os.PathLike) -> pd.DataFrame:
     source = Path(path)
     fix = (
         f"Set {UNIVERSE_ENV} to a local parquet or csv with a {TICKER_COLUMN} column "
-        f"(e.g. Numerai's signals/v2.1/live.parquet), or to 'live' to download Numerai's live universe."
+        f"(e.g. Numerai's {LIVE_FILE}), or to 'live' to download Numerai's live universe."
     )
     if source.suffix.lower() not in UNIVERSE_SUFFIXES:
         raise UniverseUnavailable(f"Universe file {source} is neither .parquet nor .csv. {fix}")
@@ -62,8 +71,8 @@ def live_universe(
     `cache_dir`, and where it came from. If the download fails, a cached copy (however old) is used with
     a warning; with none, NumeraiError saying how to run without Numerai."""
     log = log or logger
-    filename = f"{dataset_version}/live.parquet"
-    cache = cache_dir / dataset_version / "live.parquet"
+    filename = f"{dataset_version}/{LIVE_FILE}"
+    cache = cache_dir / dataset_version / LIVE_FILE
     if cache.exists() and time.time() - cache.stat().st_mtime < LIVE_MAX_AGE_S:
         try:
             return load_universe(cache), f"Numerai's {filename} (cached at {cache})"
@@ -87,3 +96,47 @@ def live_universe(
         log.warning(f"Could not refresh the live universe ({err}); using the copy cached at {cached_at}.")
         return universe, origin
     return load_universe(cache), origin
+
+
+def newest_cached_version(cache_dir: Path) -> str | None:
+    """The newest 'signals/vX.Y' whose live file is in the cache (numeric order: v3.10 > v3.9), or None."""
+    cached = []
+    for path in cache_dir.glob(f"signals/v*/{LIVE_FILE}"):
+        major, _, minor = path.parent.name.removeprefix("v").partition(".")
+        if major.isdigit() and minor.isdigit():
+            cached.append(((int(major), int(minor)), f"signals/{path.parent.name}"))
+    return max(cached)[1] if cached else None
+
+
+def numerai_live_universe(files: NumeraiFiles, log: logging.Logger | None = None) -> tuple[pd.DataFrame, str]:
+    """Numerai's live universe from the same place as its other files, and where it came from.
+
+    With NUMERAI_DATA_DIR: that folder's live.parquet. Else the pinned NUMERAI_DATASET_VERSION's, or the
+    newest Signals version on Numerai that has one (asked at most daily), downloaded at most daily into the
+    cache by `live_universe`. When Numerai cannot say which versions it has (and has no saved listing), the
+    newest cached copy is used with a warning; with none, NumeraiError saying how to run without Numerai.
+    """
+    log = log or logger
+    if files.data_dir is not None:
+        path = files.path(LIVE_FILE)  # NumeraiDataError naming NUMERAI_DATA_DIR when it lacks the file
+        return load_universe(path), f"{path} (NUMERAI_DATA_DIR)"
+    assert files.api is not None and files.cache_dir is not None
+    try:
+        version = files.version_of(LIVE_FILE)
+    except NumeraiError as err:  # the listing failed and none is saved
+        version = newest_cached_version(files.cache_dir)
+        if version is None:
+            raise NumeraiError(
+                f"Numerai could not be reached for the live universe and there is no cached copy: {err} "
+                f"To run without Numerai, set {UNIVERSE_ENV} to a local parquet or csv with a {TICKER_COLUMN} column."
+            ) from None
+        log.warning(f"Could not ask Numerai which dataset versions it has ({err}); using the cached {version}.")
+    try:
+        return live_universe(files.api, version, files.cache_dir, log)
+    except NumeraiError as err:
+        if not files.pinned:
+            raise
+        raise NumeraiError(
+            f"{err} NUMERAI_DATASET_VERSION pins {version}: check that it has {LIVE_FILE}, or unset it to use "
+            "the newest version that has one."
+        ) from None

@@ -1,5 +1,6 @@
 """Per-headline FinBERT scores: the cache that makes every headline scored once per model, and the
-per-ticker mean (pure pandas, plus plain DuckDB SQL for the cache table).
+per-ticker mean (pure pandas, plus plain DuckDB SQL for the cache table; the Warehouse resource keeps it in
+its DuckDB file, or in a Delta table merged by the same key).
 
 The cache is keyed by (model, revision, headline_id), where revision is the model's fingerprint
 (signals_assets.sentiment.fingerprint): a hash of a local directory's model files, or the hub commit.
@@ -16,6 +17,8 @@ HEADLINE_SCORE_COLUMNS = ["headline_id", "headline", *SCORE_COLUMNS, "model", "r
 TICKER_SENTIMENT_COLUMNS = ["numerai_ticker", "sentiment", "n_headlines"]
 
 CACHE_TABLE = "headline_scores"
+# A headline's score is cached once per model and revision (its fingerprint).
+CACHE_KEY = ("model", "revision", "headline_id")
 
 
 def headline_id(headline: str) -> str:
@@ -51,7 +54,7 @@ def ensure_cache_table(connection, schema: str) -> None:
             headline_id VARCHAR, headline VARCHAR,
             p_positive DOUBLE, p_negative DOUBLE, p_neutral DOUBLE, score DOUBLE,
             model VARCHAR, revision VARCHAR, first_week TIMESTAMP,
-            PRIMARY KEY (model, revision, headline_id))"""
+            PRIMARY KEY ({", ".join(CACHE_KEY)}))"""
     )
 
 

@@ -2,6 +2,7 @@
 
 import dagster as dg
 import pandas as pd
+from dagster._core.storage.tags import BACKFILL_ID_TAG
 
 from signals_assets.defs.ingestion.resources import CACHE_DIR_NAME, NewsSource
 from signals_assets.defs.metadata import preview
@@ -9,7 +10,7 @@ from signals_assets.defs.partitions import week_of, weekly_asset
 from signals_assets.defs.warehouse import Warehouse
 from signals_assets.news.headlines import filter_headlines
 from signals_assets.news.ticker_map import build_ticker_map
-from signals_assets.weeks import with_week_column
+from signals_assets.weeks import Week, with_week_column
 
 
 @weekly_asset(kinds={"duckdb", "pandas"})
@@ -38,14 +39,23 @@ def raw_articles(
     context: dg.AssetExecutionContext, news: NewsSource, warehouse: Warehouse, ticker_map: pd.DataFrame
 ) -> pd.DataFrame:
     """Every article of the week that mentions a mapped ticker, one row each, deduplicated by news_url;
-    only articles published inside the week's window [Sat, next Sat) UTC."""
+    only articles published inside the week's window [Sat, next Sat) UTC. Before fetching it logs the API calls
+    the week (and, in a backfill's run, the rest of the backfill) is expected to make against the month's budget."""
     week = week_of(context)
     tickers = sorted(ticker_map["stocknews_ticker"].dropna().unique())
-    fetched = news.fetch_week(week, tickers, warehouse.cache_dir(CACHE_DIR_NAME), context.log)
+    cache_dir = warehouse.cache_dir(CACHE_DIR_NAME)
+    backfill_weeks = _backfill_weeks(context)
+    if backfill_weeks:
+        estimate = news.backfill_estimate(backfill_weeks, tickers, cache_dir, context.log)
+        if estimate:
+            context.log.info(estimate)
+    fetched = news.fetch_week(week, tickers, cache_dir, context.log)
     articles = with_week_column(fetched.articles, week)
+    quota = {"expected_api_calls": fetched.expected_api_calls, "api_calls_this_month": fetched.api_calls_this_month}
     context.add_output_metadata(
         {
             "api_calls": fetched.api_calls,
+            **{name: value for name, value in quota.items() if value is not None},
             "cache_hits": fetched.cache_hits,
             "pages": fetched.pages,
             "dropped_items": fetched.dropped_items,  # malformed items left out, by reason
@@ -56,6 +66,24 @@ def raw_articles(
         }
     )
     return articles
+
+
+def _backfill_weeks(context: dg.AssetExecutionContext) -> list[Week]:
+    """The weeks of the backfill this run belongs to (tag dagster/backfill), [] outside a backfill: a job
+    backfill (`dagster job backfill`, the job's Partitions tab) lists its partitions, an asset backfill (the
+    asset graph's *Materialize selected*) holds the target partitions of each asset."""
+    backfill_id = context.run.tags.get(BACKFILL_ID_TAG)
+    backfill = context.instance.get_backfill(backfill_id) if backfill_id else None
+    if backfill is None:
+        return []
+    keys = backfill.partition_names
+    if keys is None and backfill.asset_backfill_data is not None:
+        subset = backfill.asset_backfill_data.target_subset.partitions_subsets_by_asset_key.get(context.asset_key)
+        keys = subset.get_partition_keys() if subset is not None else None
+    if keys is None:
+        context.log.info(f"Backfill {backfill_id}: its weeks could not be read, so no estimate of its API calls.")
+        return []
+    return [Week.from_key(key) for key in keys]
 
 
 class FilteredHeadlinesConfig(dg.Config):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlencode
@@ -17,12 +18,14 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from signals_assets.defs.environment import from_env, uses_sample_news
-from signals_assets.news import articles, paging, sample
-from signals_assets.news.client import API_KEY_ENV, BASE_URL_ENV, StockNewsAPIError, StockNewsClient
+from signals_assets.defs.environment import from_env, is_set, uses_sample_news
+from signals_assets.news import articles, paging, quota, sample
+from signals_assets.news.call_estimate import CacheReader, FetchSettings, estimate_backfill, estimate_week
+from signals_assets.news.client import API_KEY_ENV, BASE_URL_ENV, QuotaExhausted, StockNewsAPIError, StockNewsClient
 from signals_assets.news.emulator import EmulatedAPIError
 from signals_assets.news.endpoints import DEFAULT_BASE_URL, TICKERS_DB_PATH
 from signals_assets.news.paging import NewsFetch, Usage
+from signals_assets.news.quota import QUOTA_ENV, CallBudgetExceeded, CallLedger, MeteredGet
 from signals_assets.news.response_cache import CachedGet, ResponseCache
 from signals_assets.weeks import Week
 
@@ -75,6 +78,13 @@ class NewsSource(dg.ConfigurableResource):
     @abstractmethod
     def supported_tickers(self, cache_dir: Path, log: Any) -> tuple[pd.DataFrame, int]:
         """Tickers the provider covers (articles.TICKER_COLUMNS), and the API calls it took."""
+
+    def backfill_estimate(self, weeks: Sequence[Week], tickers: Sequence[str], cache_dir: Path, log: Any) -> str | None:
+        """A line that says what a backfill of `weeks` costs in API calls from here on; None when it costs none."""
+        return None
+
+    def _settings(self) -> FetchSettings:
+        return FetchSettings(self.fetch_mode, self.items_per_page, self.page_cutoff, self.all_tickers_page_cutoff)
 
     def _read_week(
         self,
@@ -142,32 +152,67 @@ class StockNewsAPI(NewsSource):
         description="Ask the API even where the cache has the answer, and rewrite the cache with what it says "
         "(a week whose cached answers have too many malformed items is asked again anyway).",
     )
+    monthly_call_budget: int | None = Field(
+        default=dg.EnvVar.int(QUOTA_ENV) if is_set(QUOTA_ENV) else None,
+        ge=1,
+        description=f"The plan's monthly call budget ({QUOTA_ENV}; Basic about 20,000, Premium about 50,000). Calls "
+        f"are counted per calendar month (UTC) in data_dir/{quota.LEDGER_FILE_NAME}. A week expected to need more "
+        "calls than are left fails before calling the API, and no call is made past the budget. Unset: counted and "
+        "logged, not checked.",
+    )
 
     def fetch_week(self, week: Week, tickers: Sequence[str], cache_dir: Path, log: Any) -> NewsFetch:
-        """Cached answers that fail to parse (paging.TooManyDroppedItems) are asked of the API again: never a dead end."""
+        """Logs the calls the week is expected to make and this month's calls first (CallBudgetExceeded when they
+        would go past the budget). Cached answers that fail to parse (paging.TooManyDroppedItems) are asked of the
+        API again: never a dead end. When the calls run out midway, the error says how a re-run continues."""
         date_range = articles.request_date_range(week)
         with self._client(log) as client:
-            cached = self._cached(client, cache_dir, log)
+            metered = self._metered(client, cache_dir, log)
+            cached = self._cached(metered, cache_dir, log)
             if cached is not None:
                 cached.describe_week(week.key, date_range)
+            expected = estimate_week(
+                week, tickers, self._settings(), CacheReader(cached.cache if cached else None), refresh=self.refresh
+            )
+            log.info(quota.check_week(week.key, expected.calls, expected.describe(), metered.status()))
             note, usage = _cache_note(cached, date_range), lambda: _usage(client, cached)
+            ran_out: StockNewsAPIError | None = None
             try:
-                return self._read_week(cached.get if cached else client.get, week, tickers, log, usage, note)
-            except paging.TooManyDroppedItems:
-                if cached is None or not cached.hits or self.refresh:
-                    raise
-                log.warning(
-                    f"Week {week.key}: too many malformed items in the answers read from the cache ({cached.hits} "
-                    f"pages, in {cached.cache.folder_for(date_range)}); asking the API again (as refresh: true "
-                    "does) in case the provider has fixed them."
-                )
-            cached = self._cached(client, cache_dir, log, refresh=True)
-            return self._read_week(cached.get, week, tickers, log, usage, note)
+                try:
+                    fetched = self._read_week(cached.get if cached else metered.get, week, tickers, log, usage, note)
+                except paging.TooManyDroppedItems:
+                    if cached is None or not cached.hits or self.refresh:
+                        raise
+                    log.warning(
+                        f"Week {week.key}: too many malformed items in the answers read from the cache ({cached.hits} "
+                        f"pages, in {cached.cache.folder_for(date_range)}); asking the API again (as refresh: true "
+                        "does) in case the provider has fixed them."
+                    )
+                    cached = self._cached(metered, cache_dir, log, refresh=True)
+                    fetched = self._read_week(cached.get, week, tickers, log, usage, note)
+            except (QuotaExhausted, CallBudgetExceeded) as exc:
+                folder = cached.cache.folder_for(date_range) if cached is not None else None
+                why = "cache_responses is off" if cached is None else "the week is still open"
+                resume = quota.resume_note(week.key, folder, why, client.api_calls, cached.hits if cached else 0)
+                ran_out = quota.calls_ran_out(exc, metered.status(), resume)
+            if ran_out is not None:
+                raise ran_out
+        spent = metered.status()
+        log.info(f"Week {week.key}: {spent.describe()}.")
+        return replace(fetched, expected_api_calls=expected.calls, api_calls_this_month=spent.used)
+
+    def backfill_estimate(self, weeks: Sequence[Week], tickers: Sequence[str], cache_dir: Path, log: Any) -> str | None:
+        cache = ResponseCache(Path(cache_dir), self.base_url, self.api_key, log) if self.cache_responses else None
+        estimate = estimate_backfill(weeks, tickers, self._settings(), CacheReader(cache))
+        status = self._ledger(cache_dir, log).status(self.monthly_call_budget)
+        budget = quota.backfill_budget_note(estimate.calls, estimate.calls_per_uncached_week, status)
+        return f"{estimate.describe()} {status.describe()}. {budget}"
 
     def supported_tickers(self, cache_dir: Path, log: Any) -> tuple[pd.DataFrame, int]:
         with self._client(log) as client:
-            cached = self._cached(client, cache_dir, log)
-            payload = (cached.get if cached else client.get)(TICKERS_DB_PATH, {})
+            metered = self._metered(client, cache_dir, log)
+            cached = self._cached(metered, cache_dir, log)
+            payload = (cached.get if cached else metered.get)(TICKERS_DB_PATH, {})
         tickers = articles.parse_tickers(payload["data"])
         from_cache = ", from the cache" if cached is not None and cached.hits else ""
         log.info(
@@ -188,11 +233,18 @@ class StockNewsAPI(NewsSource):
             log=log,
         )
 
-    def _cached(self, client: StockNewsClient, cache_dir: Path, log: Any, refresh: bool = False) -> CachedGet | None:
+    def _ledger(self, cache_dir: Path, log: Any) -> CallLedger:
+        return CallLedger(quota.ledger_path(cache_dir), log)
+
+    def _metered(self, client: StockNewsClient, cache_dir: Path, log: Any) -> MeteredGet:
+        """The client's get, its calls counted in the month's ledger and held to monthly_call_budget."""
+        return MeteredGet(client.get, lambda: client.api_calls, self._ledger(cache_dir, log), self.monthly_call_budget)
+
+    def _cached(self, metered: MeteredGet, cache_dir: Path, log: Any, refresh: bool = False) -> CachedGet | None:
         if not self.cache_responses:
             return None
         cache = ResponseCache(Path(cache_dir), self.base_url, self.api_key, log)
-        return CachedGet(client.get, cache, refresh=self.refresh or refresh, log=log)
+        return CachedGet(metered.get, cache, refresh=self.refresh or refresh, log=log)
 
 
 class SampleNews(NewsSource):

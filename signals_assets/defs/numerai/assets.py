@@ -7,14 +7,16 @@ import dagster as dg
 import pandas as pd
 
 from signals_assets.defs.metadata import preview
+from signals_assets.defs.numerai.churn import CHURN_GATE, churn_gate_report, read_submission_csv
 from signals_assets.defs.numerai.data import NumeraiData
 from signals_assets.defs.numerai.resources import LIVE, NumeraiSignals
 from signals_assets.defs.partitions import week_of, weekly_asset
+from signals_assets.defs.signal.resources import SignalSettings
 from signals_assets.defs.warehouse import Warehouse
 from signals_assets.numerai.datasets import VALIDATION, NumeraiDataError
 from signals_assets.numerai.signals_api import NumeraiError
 from signals_assets.numerai.submission_file import build_submission, submission_csv_path, write_submission_csv
-from signals_assets.weeks import with_week_column
+from signals_assets.weeks import Week, with_week_column
 
 NUMERAI_CACHE = "numerai"  # under the warehouse's data_dir
 UNIVERSE_COLUMNS = ["numerai_ticker", "bloomberg_ticker"]
@@ -53,7 +55,7 @@ def numerai_universe(
     universe, origin = point_in_time_universe(context, numerai, numerai_data, cache_dir, week.friday)
     point_in_time, why_not = universe is not None, origin
     if universe is None:
-        universe, origin = numerai.load_universe(cache_dir, context.log)
+        universe, origin = numerai.load_universe(numerai_data, cache_dir, context.log)
     frame = pd.DataFrame({"numerai_ticker": universe["numerai_ticker"].astype("string")})
     bloomberg = universe["bloomberg_ticker"] if "bloomberg_ticker" in universe.columns else universe["numerai_ticker"]
     frame["bloomberg_ticker"] = bloomberg.astype("string").fillna(frame["numerai_ticker"])
@@ -89,10 +91,56 @@ def submission(
     return with_week_column(rows, week)
 
 
+def churn_gate_ran(context: dg.AssetExecutionContext) -> bool:
+    """Whether this run evaluated the churn_gate check (blocking: it runs before the upload, and a block stops it)."""
+    gate_key = dg.AssetCheckKey(dg.AssetKey("submission"), CHURN_GATE)
+    events = context.instance.all_logs(context.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    return any(
+        entry.dagster_event is not None and entry.dagster_event.asset_check_evaluation_data.asset_check_key == gate_key
+        for entry in events
+    )
+
+
+def gate_here(
+    context: dg.AssetExecutionContext,
+    week: Week,
+    csv_path: Path,
+    *,
+    numerai: NumeraiSignals,
+    numerai_data: NumeraiData,
+    signal_settings: SignalSettings,
+    warehouse: Warehouse,
+) -> None:
+    """The churn gate, for a run that uploads without the churn_gate check (numerai_upload materialized alone):
+    raises dg.Failure when it blocks, so no run uploads around it."""
+    if churn_gate_ran(context) or not csv_path.is_file():
+        return  # the check decided; or no file, which the upload reports itself
+    report = churn_gate_report(
+        week,
+        read_submission_csv(csv_path),
+        numerai=numerai,
+        numerai_data=numerai_data,
+        signal_settings=signal_settings,
+        warehouse=warehouse,
+        cache_dir=warehouse.cache_dir(NUMERAI_CACHE),
+        log=context.log,
+    )
+    if report.blocked:
+        raise dg.Failure(description=report.description, metadata=report.metadata())
+    (context.log.warning if report.warned else context.log.info)(report.description)
+
+
 @weekly_asset(kinds={"numerai"}, deps=["submission"])
-def numerai_upload(context: dg.AssetExecutionContext, numerai: NumeraiSignals, warehouse: Warehouse) -> pd.DataFrame:
+def numerai_upload(
+    context: dg.AssetExecutionContext,
+    numerai: NumeraiSignals,
+    numerai_data: NumeraiData,
+    signal_settings: SignalSettings,
+    warehouse: Warehouse,
+) -> pd.DataFrame:
     """What happened to the week's submission file at Numerai: uploaded (the submission id and model),
-    or skipped and why. Only the latest complete week uploads, with upload on, keys and a model name set."""
+    or skipped and why. Only the latest complete week uploads, with upload on, keys and a model name set, and
+    only past the churn gate (the churn_gate check on submission; evaluated here when the run lacks it)."""
     week = week_of(context)
     csv_path = submission_csv_path(warehouse.submissions_dir(), week.friday)
     reason = numerai.reason_not_to_upload(week)
@@ -102,6 +150,15 @@ def numerai_upload(context: dg.AssetExecutionContext, numerai: NumeraiSignals, w
         context.log.info(f"Not uploading {csv_path.name} to Numerai: {reason}")
         record.update(status="skipped", reason=reason)
     else:
+        gate_here(
+            context,
+            week,
+            csv_path,
+            numerai=numerai,
+            numerai_data=numerai_data,
+            signal_settings=signal_settings,
+            warehouse=warehouse,
+        )
         uploaded = numerai.upload_submission(csv_path, log=context.log)
         record.update(
             status="uploaded",

@@ -1,12 +1,18 @@
-"""Is the week's signal a valid Numerai Signals submission? One blocking check, one result per rule."""
+"""The numerai group's blocking checks: is the week's signal a valid Numerai Signals submission (one result
+per rule), and does the week's submission churn too much to upload (the churn gate)."""
 
 from collections.abc import Iterator
 
 import dagster as dg
 import pandas as pd
 
+from signals_assets.defs.numerai.assets import NUMERAI_CACHE
+from signals_assets.defs.numerai.churn import CHURN_GATE, churn_gate_report
+from signals_assets.defs.numerai.data import NumeraiData
 from signals_assets.defs.numerai.resources import NumeraiSignals
-from signals_assets.defs.partitions import weekly_partitions
+from signals_assets.defs.partitions import week_of, weekly_partitions
+from signals_assets.defs.signal.resources import SignalSettings
+from signals_assets.defs.warehouse import Warehouse
 from signals_assets.numerai.submission_file import build_submission
 from signals_assets.numerai.validation import RULES, check_rules
 
@@ -47,3 +53,49 @@ def submission_is_valid(
             description=result.description,
             metadata=result.metadata,
         )
+
+
+@dg.asset_check(
+    asset="submission",
+    name=CHURN_GATE,
+    blocking=True,
+    partitions_def=weekly_partitions,
+    additional_deps=["numerai_universe"],
+    description="Before an upload: the mean neutral churn (plain churn where the live date has no neutralizer) "
+    "of the week's submission against up to the last five weeks' submissions, and the payout share Numerai would "
+    "keep. Over max_churn (SIGNAL_MAX_CHURN) it fails: with churn_gate 'block' (SIGNAL_CHURN_GATE) as an error "
+    "that stops numerai_upload, with 'warn' as a warning. A week that does not upload (a backfill, a dry run) "
+    "always passes, with the figures.",
+)
+def churn_gate(
+    context: dg.AssetCheckExecutionContext,
+    numerai: NumeraiSignals,
+    numerai_data: NumeraiData,
+    signal_settings: SignalSettings,
+    warehouse: Warehouse,
+    submission: pd.DataFrame,
+) -> dg.AssetCheckResult:
+    """The churn gate: fails with ERROR severity (blocking numerai_upload) when the week would upload and its
+    churn is over the threshold in block mode; with WARN severity in warn mode."""
+    report = churn_gate_report(
+        week_of(context),
+        submission,
+        numerai=numerai,
+        numerai_data=numerai_data,
+        signal_settings=signal_settings,
+        warehouse=warehouse,
+        cache_dir=warehouse.cache_dir(NUMERAI_CACHE),
+        log=context.log,
+    )
+    if report.blocked:
+        context.log.error(report.description)
+    elif report.warned:
+        context.log.warning(report.description)
+    else:
+        context.log.info(report.description)
+    return dg.AssetCheckResult(
+        passed=not (report.blocked or report.warned),
+        severity=dg.AssetCheckSeverity.ERROR if report.blocked else dg.AssetCheckSeverity.WARN,
+        description=report.description,
+        metadata=report.metadata(),
+    )

@@ -11,9 +11,10 @@ import pandas as pd
 from pydantic import Field
 
 from signals_assets.defs.environment import choice_from_env, from_env, number_from_env, universe_default
+from signals_assets.defs.numerai.data import NumeraiData
 from signals_assets.news.sample import sample_universe
 from signals_assets.numerai.signals_api import SignalsAPI, UploadResult
-from signals_assets.numerai.universe import live_universe, load_universe
+from signals_assets.numerai.universe import load_universe, numerai_live_universe
 from signals_assets.numerai.upload_policy import reason_not_to_upload
 from signals_assets.weeks import Week
 
@@ -50,13 +51,10 @@ class NumeraiSignals(dg.ConfigurableResource):
     universe: str = Field(
         default=universe_default(),
         description="The universe weeks are mapped and validated against (env NUMERAI_UNIVERSE): a local parquet "
-        "or csv with a numerai_ticker column, 'live' (Numerai's <dataset_version>/live.parquet, downloaded at "
-        "most daily) or 'sample' (the packaged sample universe). Default: 'sample' without STOCKNEWS_API_KEY "
-        "(it goes with the sample news), else 'live'.",
-    )
-    dataset_version: str = Field(
-        default="signals/v2.1",
-        description="Numerai Signals dataset version whose live.parquet is the live universe.",
+        "or csv with a numerai_ticker column, 'live' (Numerai's live.parquet from where the numerai_data resource "
+        "reads Numerai's files: NUMERAI_DATA_DIR, else the NUMERAI_DATASET_VERSION pinned or the newest version "
+        "that has it, downloaded at most daily) or 'sample' (the packaged sample universe). Default: 'sample' "
+        "without STOCKNEWS_API_KEY (it goes with the sample news), else 'live'.",
     )
     include_date_column: bool = Field(
         default=False,
@@ -94,12 +92,16 @@ class NumeraiSignals(dg.ConfigurableResource):
             retry_delay_seconds=self.retry_delay_seconds,
         )
 
-    def load_universe(self, cache_dir: Path, log: logging.Logger) -> tuple[pd.DataFrame, str]:
-        """The universe's tickers and a line saying where they came from."""
+    def load_universe(
+        self, numerai_data: NumeraiData, cache_dir: Path, log: logging.Logger
+    ) -> tuple[pd.DataFrame, str]:
+        """The universe's tickers and a line saying where they came from. The live universe is Numerai's
+        live.parquet from where `numerai_data` reads Numerai's files (its folder, pinned or newest version),
+        downloaded into `cache_dir`."""
         if self.universe == SAMPLE:
             return sample_universe(), "the packaged sample universe (it goes with the sample news)"
         if self.universe == LIVE:
-            return live_universe(self.api(), self.dataset_version, cache_dir, log)
+            return numerai_live_universe(numerai_data.files(cache_dir, self.api(), log), log)
         return load_universe(self.universe), f"{self.universe} (NUMERAI_UNIVERSE)"
 
     def reason_not_to_upload(self, week: Week) -> str | None:

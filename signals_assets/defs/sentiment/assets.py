@@ -5,6 +5,7 @@ import time
 import dagster as dg
 import pandas as pd
 
+from signals_assets.defs.cluster import finbert_op_tags
 from signals_assets.defs.metadata import preview
 from signals_assets.defs.partitions import week_of, weekly_asset
 from signals_assets.defs.sentiment.resources import FinBERT
@@ -14,10 +15,7 @@ from signals_assets.sentiment.headline_scores import (
     CACHE_TABLE,
     SCORE_COLUMNS,
     TICKER_SENTIMENT_COLUMNS,
-    cached_scores,
     distinct_headlines,
-    ensure_cache_table,
-    store_scores,
     ticker_sentiment,
 )
 from signals_assets.weeks import with_week_column
@@ -37,7 +35,7 @@ def aggregated_headlines(context: dg.AssetExecutionContext, filtered_headlines: 
     return aggregated
 
 
-@weekly_asset(kinds={"pytorch", "duckdb"}, pool="gpu")
+@weekly_asset(kinds={"pytorch", "duckdb"}, pool="gpu", op_tags=finbert_op_tags())
 def finbert_scores(
     context: dg.AssetExecutionContext,
     finbert: FinBERT,
@@ -59,9 +57,7 @@ def finbert_scores(
     if fingerprint is not None:
         context.log.info(f"FinBERT model {model!r} has fingerprint {revision}: {fingerprint.described}.")
 
-    with warehouse.connect() as connection:
-        ensure_cache_table(connection, SCHEMA)
-        reused = cached_scores(connection, SCHEMA, model, revision, headlines)
+    reused = warehouse.cached_headline_scores(model, revision, headlines)
     to_score = headlines[~headlines["headline_id"].isin(reused["headline_id"])]
 
     inference = {"device": "none (nothing to score)", "precision": "n/a", "headlines_per_s": 0.0}
@@ -82,8 +78,7 @@ def finbert_scores(
         elapsed = time.perf_counter() - started
         new_scores = pd.concat([to_score.reset_index(drop=True), probabilities.reset_index(drop=True)], axis=1)
         new_scores = new_scores.assign(model=model, revision=revision, first_week=week.week_start)
-        with warehouse.connect() as connection:
-            store_scores(connection, SCHEMA, new_scores)
+        warehouse.store_headline_scores(new_scores)
         inference = {
             "device": scorer.device,
             "precision": scorer.precision,

@@ -1,14 +1,22 @@
-"""scaled_signal: the week's FinBERT sentiment as a Numerai signal strictly inside (0, 1)."""
+"""scaled_signal: the week's FinBERT sentiment (smoothed over earlier weeks with halflife_weeks) as a Numerai
+signal strictly inside (0, 1)."""
 
 from typing import Literal
 
 import dagster as dg
+import duckdb
 import pandas as pd
 
 from signals_assets.defs.metadata import histogram, preview
 from signals_assets.defs.partitions import week_of, weekly_asset
-from signals_assets.signal.scaling import build_scaled_signal
-from signals_assets.weeks import with_week_column
+from signals_assets.defs.signal.resources import SignalSettings
+from signals_assets.defs.warehouse import SCHEMA, Warehouse
+from signals_assets.signal.smoothing import SmoothedSignal, earlier_weeks, smoothed_signal
+from signals_assets.weeks import Week, with_week_column
+
+SCORES_TABLE = "finbert_scores"
+# How many missing weeks a warning names before it says "...".
+SHOWN_WEEKS = 8
 
 
 class ScaledSignalConfig(dg.Config):
@@ -17,14 +25,77 @@ class ScaledSignalConfig(dg.Config):
     MinMaxScaler, squeezed strictly inside (0, 1)."""
 
 
+def _earlier_scores(warehouse: Warehouse, week: Week, weeks: list[pd.Timestamp]) -> pd.DataFrame | None:
+    """The stored finbert_scores of `weeks` (all before this week), read from the warehouse; None when the
+    table does not exist yet.
+
+    A warehouse read rather than a time-window partition mapping: the lookback follows a run-time setting,
+    and a missing earlier week (a gap, a backfill out of order) should warn, not fail the week."""
+    if not weeks:
+        return None
+    try:
+        with warehouse.connect() as connection:
+            return connection.execute(
+                f"SELECT * FROM {SCHEMA}.{SCORES_TABLE} WHERE week_start >= ? AND week_start < ?",
+                [min(weeks), week.week_start],
+            ).fetchdf()
+    except duckdb.CatalogException:
+        return None
+
+
+def _days(weeks: list[pd.Timestamp]) -> list[str]:
+    return [stamp.date().isoformat() for stamp in weeks]
+
+
+def _warn_about_history(context: dg.AssetExecutionContext, week: Week, smoothed: SmoothedSignal) -> None:
+    missing = _days(smoothed.weeks_missing)
+    if missing:
+        shown = ", ".join(missing[:SHOWN_WEEKS]) + (", ..." if len(missing) > SHOWN_WEEKS else "")
+        context.log.warning(
+            f"Week {week.key}: halflife_weeks={smoothed.halflife_weeks:g} looks back {smoothed.lookback_weeks} "
+            f"weeks, but {len(missing)} of them have no rows in {SCHEMA}.{SCORES_TABLE} ({shown}): the decay used "
+            f"only the {len(smoothed.weeks_used)} weeks present. If those weeks had news, materialize "
+            f"finbert_scores for them first (backfill oldest week first), then this week's scaled_signal again."
+        )
+    if smoothed.other_models:
+        context.log.warning(
+            f"Week {week.key}: some earlier weeks in the decay were scored by another FinBERT model "
+            f"({', '.join(smoothed.other_models)}) than this week's; their sentiment may not be comparable. "
+            "Re-materialize finbert_scores for those weeks with the current model (FINBERT_MODEL) to smooth "
+            "over one model's scores."
+        )
+
+
 @weekly_asset(kinds={"duckdb", "pandas"})
 def scaled_signal(
-    context: dg.AssetExecutionContext, config: ScaledSignalConfig, finbert_scores: pd.DataFrame
+    context: dg.AssetExecutionContext,
+    config: ScaledSignalConfig,
+    signal_settings: SignalSettings,
+    warehouse: Warehouse,
+    finbert_scores: pd.DataFrame,
 ) -> pd.DataFrame:
-    """numerai_ticker, signal strictly inside (0, 1), date (the week's Friday)."""
+    """numerai_ticker, signal strictly inside (0, 1), date (the week's Friday).
+
+    With signal_settings.halflife_weeks > 0 (SIGNAL_HALFLIFE_WEEKS) each ticker's sentiment is the
+    exponentially decayed mean of this week's scores and the stored scores of earlier weeks (never a later
+    one); 0 is this week only."""
     week = week_of(context)
-    signal = with_week_column(build_scaled_signal(finbert_scores, week.friday, config.method), week)
-    metadata = {"method": config.method, "friday": week.friday.isoformat(), "preview": preview(signal)}
+    halflife = signal_settings.halflife_weeks
+    earlier = _earlier_scores(warehouse, week, earlier_weeks(week.week_start, halflife)) if halflife > 0 else None
+    smoothed = smoothed_signal(finbert_scores, earlier, week.week_start, week.friday, halflife, config.method)
+    _warn_about_history(context, week, smoothed)
+    signal = with_week_column(smoothed.signal, week)
+    metadata = {
+        "method": config.method,
+        "friday": week.friday.isoformat(),
+        "halflife_weeks": float(smoothed.halflife_weeks),
+        "lookback_weeks": smoothed.lookback_weeks,
+        "weeks_used": len(smoothed.weeks_used),
+        "earliest_week_used": _days(smoothed.weeks_used)[0],
+        "weeks_used_list": dg.MetadataValue.json(_days(smoothed.weeks_used)),
+        "weeks_missing": dg.MetadataValue.json(_days(smoothed.weeks_missing)),
+        "preview": preview(signal),
+    }
     if len(signal):
         metadata["histogram"] = histogram(signal["signal"], "signal")
     context.add_output_metadata(metadata)
