@@ -187,7 +187,12 @@ def main() -> int:
     print("\n".join(_account(results[-1])))
     print(f"\n{tables}")
     report_path = report.asset_materializations_for_node("backtest_report")[0].metadata.get("report")
-    print(f"\nWarehouse:      {Path(warehouse.database).resolve()} (DuckDB, schema signals)")
+    where = (
+        f"{Path(warehouse.delta_root).resolve()} (Delta Lake tables, signals/<asset>)"
+        if warehouse.backend == "delta"
+        else f"{Path(warehouse.database).resolve()} (DuckDB, schema signals)"
+    )
+    print(f"\nWarehouse:      {where}")
     print(
         f"Submission CSV: {submission_csv_path(warehouse.submissions_dir(), latest.friday).resolve()} "
         "(validated with numerai-tools; sample weeks are never uploaded)"
