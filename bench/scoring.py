@@ -40,8 +40,8 @@ import torch.nn.functional as F
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # `python bench/scoring.py` without an installed package
 
-from signals_assets.sentiment.calibration import PRECISION_TOLERANCE  # noqa: E402
-from signals_assets.sentiment.devices import DEVICE_PATTERN, resolve_device  # noqa: E402
+from signals_assets.sentiment.devices import resolve_device  # noqa: E402
+from signals_assets.sentiment.options import DEVICE_PATTERN, PRECISION_TOLERANCE  # noqa: E402
 from signals_assets.sentiment.scorer import load_scorer  # noqa: E402
 from signals_assets.sentiment.untrained_model import PROSUS_LABELS, build_untrained_model  # noqa: E402
 from signals_assets_tests.tiny_finbert import bert_uncased_vocab_file  # noqa: E402

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
 import dagster as dg
+
+# The definitions loaded by `preload()` and the settings they were loaded with (see `preload`).
+_preloaded: tuple[tuple[tuple[str, str | None], ...], dg.Definitions] | None = None
 
 
 def build_definitions(resources: Mapping[str, object] | None = None) -> dg.Definitions:
@@ -24,6 +28,27 @@ def build_definitions(resources: Mapping[str, object] | None = None) -> dg.Defin
     )
 
 
+def _settings() -> tuple[tuple[str, str | None], ...]:
+    """The project's environment variables (defs/environment.py), on which the loaded definitions depend."""
+    from signals_assets.defs.environment import VARIABLES
+
+    return tuple((name, os.environ.get(name)) for name in VARIABLES)
+
+
+def preload() -> None:
+    """Load the definitions now and keep them for `defs()` in this process and every process forked from it.
+
+    Only signals_assets.preloaded calls it, which only the multiprocess executor's forkserver imports
+    (defs/cluster.py): each step process forked from it then finds the definitions loaded instead of walking
+    the defs folder again (about a second a step). Kept only while the settings are the ones they were loaded
+    with: a process whose environment differs loads its own.
+    """
+    global _preloaded
+    _preloaded = (_settings(), build_definitions())
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
+    if _preloaded is not None and _preloaded[0] == _settings():
+        return _preloaded[1]
     return build_definitions()

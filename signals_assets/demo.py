@@ -131,7 +131,8 @@ def _backtest(
     definitions: dg.Definitions, instance: dg.DagsterInstance, warehouse
 ) -> tuple[dg.ExecuteInProcessResult, str]:
     """backtest_report over every week in the warehouse, and its two tables as text."""
-    from signals_assets.evaluation import backtest_tables_text, report_sections
+    from signals_assets.evaluation.backtest import report_sections
+    from signals_assets.evaluation.report import backtest_tables_text
 
     result = definitions.resolve_implicit_global_asset_job_def().execute_in_process(
         asset_selection=[dg.AssetKey("backtest_report")],

@@ -48,3 +48,16 @@ def fake_numerai(monkeypatch):
     with FakeNumerai(models={"my_model": "model-id-1"}, universe_df=sample_universe()) as fake:
         monkeypatch.setattr(numerapi.base_api, "API_TOURNAMENT_URL", fake.graphql_url)
         yield fake
+
+
+# The longest test files first: `make test` spreads files over two pytest-xdist workers (--dist loadfile), and the
+# Postgres backfill (minutes of mostly waiting on a queue and a pool) and the browser tests then overlap the rest.
+LONGEST_FIRST = ("test_postgres_backfill.py", "test_ui.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        name = item.path.name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order within each rank stays

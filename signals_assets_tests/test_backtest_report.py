@@ -19,10 +19,10 @@ from signals_assets.defs.numerai.resources import NumeraiSignals
 from signals_assets.defs.sentiment.resources import FinBERT
 from signals_assets.defs.signal.resources import SignalSettings
 from signals_assets.defs.warehouse import warehouse_io_manager
-from signals_assets.evaluation import score_week, summarize
-from signals_assets.evaluation.backtest import report_rows, report_sections, scored_weeks
+from signals_assets.evaluation.backtest import report_rows, report_sections, scored_weeks, summarize
 from signals_assets.evaluation.halflife_sweep import NumeraiInputs, friday_of, halflife_evaluations
 from signals_assets.evaluation.report import backtest_tables_text, figures_table
+from signals_assets.evaluation.scoring import score_week
 from signals_assets.news.sample import SAMPLE_WEEK_KEYS
 from signals_assets.signal.scaling import scale_signal
 
@@ -245,16 +245,21 @@ GRAPH = [*DEFINITIONS.assets, *DEFINITIONS.asset_checks]
 REPORT_WEEKS = SAMPLE_WEEK_KEYS[:2]  # two resolved weeks: the second has churn against the first
 
 
-def test_backtest_report_over_sample_weeks(warehouse, tiny_finbert_dir):
-    resources = {
+def sample_resources(warehouse, finbert_dir) -> dict:
+    """The sample news and Numerai files, the tiny FinBERT, the test's warehouse."""
+    return {
         "warehouse": warehouse,
         "io_manager": warehouse_io_manager,
         "news": SampleNews(),
-        "finbert": FinBERT(model=str(tiny_finbert_dir)),
+        "finbert": FinBERT(model=str(finbert_dir)),
         "numerai": NumeraiSignals(universe="sample"),
         "numerai_data": NumeraiData(),
         "signal_settings": SignalSettings(),
     }
+
+
+def test_backtest_report_over_sample_weeks(warehouse, tiny_finbert_dir):
+    resources = sample_resources(warehouse, tiny_finbert_dir)
     with dg.DagsterInstance.ephemeral() as instance:
         # Nothing evaluated yet: a message saying what to materialize, not a failure.
         empty = dg.materialize(GRAPH, selection=["backtest_report"], resources=resources, instance=instance)
@@ -297,3 +302,29 @@ def test_backtest_report_over_sample_weeks(warehouse, tiny_finbert_dir):
     zero = halflife_table.set_index("halflife_weeks").loc[0.0]
     assert zero["ncorr_mean"] == pytest.approx(finbert["ncorr_mean"])
     assert zero["mean_neutral_churn"] == pytest.approx(finbert["mean_neutral_churn"])
+
+
+def test_weekly_evaluation_scores_a_week_again_once_the_week_before_is_stored(warehouse, tiny_finbert_dir):
+    """As in a backfill that ran weeks at once: the later week is materialized first, so its churn has no
+    earlier week to compare with; the weekly_evaluation job, run afterwards, measures it against that week."""
+    definitions = build_definitions(sample_resources(warehouse, tiny_finbert_dir))
+    earlier, later = REPORT_WEEKS
+    weekly, evaluation = definitions.resolve_job_def("weekly_signal"), definitions.resolve_job_def("weekly_evaluation")
+    assert {node.name for node in evaluation.graph.node_defs} == {"signal_evaluation"}
+    assert evaluation.executor_def is dg.in_process_executor
+
+    def churn_of(week: str) -> pd.Series:
+        with duckdb.connect(warehouse.database, read_only=True) as connection:
+            rows = connection.execute(
+                "SELECT signal, neutral_churn FROM signals.signal_evaluation WHERE week_start = ?", [week]
+            ).fetchdf()
+        return rows.set_index("signal")["neutral_churn"]
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        for week in (later, earlier):
+            assert weekly.execute_in_process(partition_key=week, instance=instance).success
+        assert churn_of(later).isna().all(), "scored before the week before it was stored: no churn yet"
+        rescored = evaluation.execute_in_process(partition_key=later, instance=instance)
+    assert rescored.success
+    assert [event.asset_key.path[-1] for event in rescored.get_asset_materialization_events()] == ["signal_evaluation"]
+    assert churn_of(later).notna().all()

@@ -1,12 +1,11 @@
 """The Delta Lake warehouse (SIGNALS_WAREHOUSE=delta) next to the DuckDB file: the sample weeks give the same tables,
-a re-run replaces exactly its week, four runs writing at once all land, and DuckDB reads the tables."""
+a re-run replaces exactly its week, and DuckDB reads the tables. Runs writing weeks at once: test_postgres_backfill.py
+(8 weeks, 4 runs at once, a process per step), and conflicting commits below."""
 
 import filecmp
-import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -40,7 +39,6 @@ SPECS = DEFINITIONS.resolve_all_asset_specs()
 WEEKLY = sorted(spec.key.to_user_string() for spec in SPECS if spec.partitions_def)
 ACROSS_WEEKS = sorted(spec.key.to_user_string() for spec in SPECS if not spec.partitions_def)  # backtest_report
 UP_TO_SCORES = ["numerai_universe", "ticker_map", "raw_articles", "filtered_headlines", "aggregated_headlines"]
-CONCURRENT_WEEKS = SAMPLE_WEEK_KEYS[:4]
 
 
 def warehouse_in(folder: Path, backend: str) -> Warehouse:
@@ -173,74 +171,6 @@ def test_re_running_a_week_replaces_exactly_that_week(serial, tmp_path, tiny_fin
     # And as before: the same rows as the first time, in every table.
     run(warehouse, tiny_finbert_dir, week, ["filtered_headlines"])
     assert_same_tables(serial.delta_tables, tables(warehouse))
-
-
-def test_four_runs_writing_four_weeks_at_once_all_land_as_a_serial_run_does(serial, tmp_path, tiny_finbert_dir):
-    """Four `dagster asset materialize` processes, started together, each a sample week up to finbert_scores."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("STOCKNEWS_", "NUMERAI_", "SIGNALS_", "FINBERT_", "DAGSTER_HOME"))
-    }
-    env.update(
-        SIGNALS_WAREHOUSE="delta",
-        SIGNALS_DELTA_ROOT=str(tmp_path / "delta"),
-        SIGNALS_DUCKDB_PATH=str(tmp_path / "never.duckdb"),
-        SIGNALS_DATA_DIR=str(tmp_path / "data"),
-        SIGNALS_OUTPUT_DIR=str(tmp_path / "submissions"),
-        FINBERT_MODEL=str(tiny_finbert_dir),
-        FINBERT_PRECISION="fp32",
-        FINBERT_DEVICE="cpu",
-    )
-    command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "signals_assets.definitions"]
-    started = time.monotonic()
-    for week in CONCURRENT_WEEKS:
-        (tmp_path / f"home_{week}").mkdir()
-    processes = [
-        subprocess.Popen(
-            [*command, "--select", "*finbert_scores", "--partition", week],
-            env={**env, "DAGSTER_HOME": str(tmp_path / f"home_{week}")},
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for week in CONCURRENT_WEEKS
-    ]
-    outputs = []
-    try:
-        for process in processes:
-            outputs.append(process.communicate(timeout=540)[0])
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-    print(f"four concurrent runs took {time.monotonic() - started:.0f} s")
-    assert [process.returncode for process in processes] == [0] * 4, "\n".join(out[-4000:] for out in outputs)
-    assert not (tmp_path / "never.duckdb").exists()
-
-    concurrent = tables(Warehouse(backend="delta", delta_root=str(tmp_path / "delta")))
-    weeks = [pd.Timestamp(week) for week in CONCURRENT_WEEKS]
-    expected = {
-        name: frame[frame["week_start"].isin(weeks)].reset_index(drop=True)
-        for name, frame in serial.delta_tables.items()
-        if name in [*UP_TO_SCORES, "finbert_scores"]
-    }
-    assert_same_tables(expected, {name: concurrent[name] for name in expected}, rtol=1e-5, atol=1e-6)
-    # Each headline once in the cache, with the serial run's scores; a headline of two weeks may have been
-    # scored by both runs at once, the first commit's row kept.
-    key = ["model", "revision", "headline_id"]
-    serial_scores = serial.delta_tables["headline_scores"]
-    serial_scores = serial_scores[serial_scores["first_week"] < pd.Timestamp(SAMPLE_WEEK_KEYS[4])]
-    scores = concurrent["headline_scores"]
-    assert not scores.duplicated(key).any()
-    pd.testing.assert_frame_equal(
-        scores.drop(columns="first_week").sort_values(key).reset_index(drop=True),
-        serial_scores.drop(columns="first_week").sort_values(key).reset_index(drop=True),
-        rtol=1e-5,
-        atol=1e-6,
-    )
 
 
 def test_duckdb_reads_the_delta_tables_through_the_warehouse_and_the_documented_recipe(serial):

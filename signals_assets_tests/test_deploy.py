@@ -98,7 +98,10 @@ def test_shared_instance_config_passes_dagsters_validation_without_a_database(pg
 
 def test_every_postgres_setting_of_the_shared_instance_comes_from_the_environment(pg_env, shared_instance):
     postgres_db = shared_instance["storage"]["postgres"]["postgres_db"]
-    assert postgres_db == {field: {"env": name} for field, name in zip(POSTGRES_FIELDS, PG_ENV)}
+    assert postgres_db == {
+        **{field: {"env": name} for field, name in zip(POSTGRES_FIELDS, PG_ENV)},
+        "scheme": "postgresql+psycopg2",
+    }
     resolved = process_config(resolve_to_config_type(pg_config()), shared_instance["storage"]["postgres"])
     assert resolved.success, resolved.errors
     assert resolved.value["postgres_db"] == {
@@ -108,7 +111,7 @@ def test_every_postgres_setting_of_the_shared_instance_comes_from_the_environmen
         "db_name": "dagster",
         "port": 5433,
         "params": {},
-        "scheme": "postgresql",
+        "scheme": "postgresql+psycopg2",  # psycopg2, which dagster-postgres installs; not SQLAlchemy 2.1's psycopg 3
     }
 
 
@@ -143,6 +146,7 @@ def chart_instance_config(values: dict, release_namespace: str = "signals") -> d
         "db_name": pg["postgresqlDatabase"],
         "port": pg["service"]["port"],
         "params": pg.get("postgresqlParams", {}),
+        **({"scheme": pg["postgresqlScheme"]} if pg.get("postgresqlScheme") else {}),
     }
     storage = {"config": {"postgres_db": postgres_db}}
     launcher = values["runLauncher"]["config"]["k8sRunLauncher"]
@@ -384,10 +388,47 @@ def clean_cluster_env(monkeypatch):
 def test_the_executor_choices(clean_cluster_env, monkeypatch):
     assert cluster.run_executor() is dg.in_process_executor
     monkeypatch.setenv("SIGNALS_EXECUTOR", "multiprocess")
-    assert cluster.run_executor() is dg.multiprocess_executor
+    executor = cluster.run_executor()
+    assert executor.name == "multiprocess"
+    assert executor.executor_creation_fn is dg.multiprocess_executor.executor_creation_fn
     monkeypatch.setenv("SIGNALS_EXECUTOR", "kubernetes")
     with pytest.raises(ValueError, match="SIGNALS_EXECUTOR='kubernetes' is not one of in_process, multiprocess, k8s"):
         cluster.run_executor()
+
+
+PRELOAD_CHECK = textwrap.dedent(
+    """
+    import os, sys
+    import signals_assets.preloaded  # what the forkserver imports
+    from signals_assets import definitions
+    kept = definitions._preloaded[1]
+    reused = definitions.defs() is kept  # a step process forked from it: no second load
+    os.environ["SIGNAL_MAX_CHURN"] = "0.3"
+    reloaded = definitions.defs() is not kept  # other settings: loaded afresh
+    heavy = sorted(m for m in ("torch", "transformers", "matplotlib", "sklearn") if m in sys.modules)
+    print(reused, reloaded, heavy)
+    """
+)
+
+
+def test_multiprocess_steps_fork_from_a_server_that_preloaded_the_code_location(clean_cluster_env, monkeypatch):
+    monkeypatch.setenv("SIGNALS_EXECUTOR", "multiprocess")
+    config = cluster.run_executor().config_schema.resolve_config({}).value["config"]
+    preloads = config["start_method"]["forkserver"]["preload_modules"]
+    assert "signals_assets.preloaded" in preloads
+    assert {"dagster._core.storage.sqlite_storage", "dagster_postgres", "signals_assets.delta.io_manager"} <= set(
+        preloads
+    )
+    for module in preloads:
+        assert importlib.util.find_spec(module) is not None, module
+    # The preloaded definitions serve every later load with the same settings, and no other; torch and the other
+    # heavy imports are left to the steps that use them: loading the code location imports none of them.
+    env = {name: value for name, value in os.environ.items() if not name.startswith(PROJECT_ENV_PREFIXES)}
+    loaded = subprocess.run(
+        [sys.executable, "-c", PRELOAD_CHECK], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip().splitlines()[-1] == "True True []"
 
 
 def test_the_k8s_executor_without_dagster_k8s_says_which_extra_to_install(clean_cluster_env, monkeypatch):

@@ -9,20 +9,13 @@ import pytest
 from numerai_tools.scoring import neutral_correlation
 from numerai_tools.signals import calculate_mean_neutral_churn, churn, neutral_churn_penalty
 
-from signals_assets.evaluation import (
-    ChurnCheck,
-    churn_against_recent,
-    clean_signal,
-    cumulative_plot_png,
-    decayed_sentiment,
-    decayed_signal,
-    gate,
-    provider_label_signal,
-    report_markdown,
-    score_week,
-    summarize,
-)
-from signals_assets.evaluation.backtest import max_drawdown
+from signals_assets.evaluation.backtest import max_drawdown, summarize
+from signals_assets.evaluation.baseline import provider_label_signal
+from signals_assets.evaluation.churn_gate import ChurnCheck, churn_against_recent, gate
+from signals_assets.evaluation.decay import decayed_sentiment, decayed_signal
+from signals_assets.evaluation.inputs import clean_signal
+from signals_assets.evaluation.report import cumulative_plot_png, report_markdown
+from signals_assets.evaluation.scoring import score_week
 
 N = 500
 

@@ -140,6 +140,7 @@ def test_an_answer_that_contains_the_token_is_not_cached(cache_dir, caplog):
 @pytest.mark.parametrize(
     "damage",
     [b"not gzip at all", gzip.compress(b'{"format": 1, "payload"'), gzip.compress(json.dumps({"format": 1}).encode())],
+    ids=["not_gzip", "truncated_json", "no_payload"],  # gzip bytes hold a timestamp: ids must not come from them
 )
 def test_a_corrupt_cache_file_is_ignored_with_a_warning_and_fetched_again(damage, cache_dir, caplog):
     with FakeStockNewsAPI(items_in(CLOSED, {"AAA": 70})) as api:

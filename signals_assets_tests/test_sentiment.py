@@ -20,13 +20,14 @@ import torch
 from transformers import AutoTokenizer
 
 from signals_assets.defs.sentiment.resources import FinBERT
-from signals_assets.sentiment import batching, calibration, devices
+from signals_assets.sentiment import batching, calibration, devices, options
 from signals_assets.sentiment.batching import Batch, batch_plan, pretokenized_batches, scoring_batches, worker_batches
-from signals_assets.sentiment.calibration import PRECISION_TOLERANCE, calibration_headlines
+from signals_assets.sentiment.calibration import calibration_headlines
 from signals_assets.sentiment.errors import FinBERTLoadError, FinBERTSettingError
 from signals_assets.sentiment.headline_scores import SCORE_COLUMNS
 from signals_assets.sentiment.labels import LabelIndices, resolve_label_indices
 from signals_assets.sentiment.loading import load_pretrained
+from signals_assets.sentiment.options import PRECISION_TOLERANCE
 from signals_assets.sentiment.precisions import Variant, at_precision, forward_probabilities
 from signals_assets.sentiment.scorer import load_scorer
 from signals_assets.sentiment.untrained_model import build_untrained_model, learn_vocabulary
@@ -341,7 +342,7 @@ def test_cuda_defaults(monkeypatch):
     for cpus, workers in [(16, 12), (64, 12), (8, 6), (2, 1), (1, 1)]:
         monkeypatch.setattr(devices, "usable_cpus", lambda cpus=cpus: cpus)
         assert devices.default_tokenize_workers(cuda) == workers
-    assert devices.DEFAULT_BATCH_SIZE["cuda"] == 2048 and devices.DEFAULT_ATTENTION["cuda"] == "eager"
+    assert options.DEFAULT_BATCH_SIZE["cuda"] == 2048 and devices.DEFAULT_ATTENTION["cuda"] == "eager"
     for supported, precision in [(True, "bf16"), (False, "fp16")]:
         monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda supported=supported: supported)
         assert calibration.auto_precision_candidates(cuda) == [precision]
@@ -364,7 +365,7 @@ def test_resource_validates_settings_and_loads(models):
     scorer = FinBERT(
         model=str(models["generic"]), device="cpu", precision="fp32", label_map=SEED_LABEL_MAP
     ).load_scorer()
-    assert scorer.batch_size == devices.DEFAULT_BATCH_SIZE["cpu"]
+    assert scorer.batch_size == options.DEFAULT_BATCH_SIZE["cpu"]
     assert (scorer.score(HEADLINES)["score"] > 0.99).all()
     assert FinBERT(device="cuda:1", precision="int8", batch_size=0, max_length=512).device == "cuda:1"
     for settings, message in [

@@ -13,36 +13,9 @@ a figure is missing.
 - `backtest`: `summarize` per signal (or per halflife): mean, std, Sharpe, positive share, max drawdown;
   `report_rows` / `report_sections`, both tables as one stored frame (signals.backtest_report) and back.
 - `halflife_sweep`: `halflife_evaluations`, the stored FinBERT scores smoothed with several halflives and
-  scored week by week, for the halflife table (import it from its module: it uses signal.smoothing, which
-  imports this package).
+  scored week by week, for the halflife table.
 - `report`: `cumulative_plot_png`, `report_markdown` and `backtest_tables_text` (the tables as plain text).
+
+Import each from its module: the package itself imports none of them, so that loading one (decay, which
+signal.smoothing uses when the code location loads) does not load numerai-tools, scipy and matplotlib.
 """
-
-from signals_assets.evaluation.backtest import report_rows, report_sections, summarize
-from signals_assets.evaluation.baseline import provider_label_signal
-from signals_assets.evaluation.churn_gate import ChurnCheck, GateOutcome, churn_against_recent, gate
-from signals_assets.evaluation.decay import decayed_sentiment, decayed_signal
-from signals_assets.evaluation.inputs import clean_signal, neutralizer_matrix, universe_index
-from signals_assets.evaluation.report import backtest_tables_text, cumulative_plot_png, report_markdown
-from signals_assets.evaluation.scoring import WeekScore, score_week
-
-__all__ = [
-    "ChurnCheck",
-    "GateOutcome",
-    "WeekScore",
-    "backtest_tables_text",
-    "churn_against_recent",
-    "clean_signal",
-    "cumulative_plot_png",
-    "decayed_sentiment",
-    "decayed_signal",
-    "gate",
-    "neutralizer_matrix",
-    "provider_label_signal",
-    "report_markdown",
-    "report_rows",
-    "report_sections",
-    "score_week",
-    "summarize",
-    "universe_index",
-]

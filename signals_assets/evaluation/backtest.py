@@ -13,7 +13,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from numerai_tools.scoring import sharpe_ratio
 
 WEEK_COLUMN = "week_start"
 STATUS_SCORED = "scored"
@@ -52,6 +51,8 @@ def score_stats(values: pd.Series) -> dict[str, float]:
 
     Sharpe is NaN with fewer than two weeks or no spread (numerai-tools would divide by zero).
     """
+    from numerai_tools.scoring import sharpe_ratio  # ~2 s of imports (scipy): on first use
+
     values = values.dropna().astype("float64")
     if values.empty:
         return {"weeks": 0, **dict.fromkeys(STATS[1:], float("nan"))}

@@ -20,7 +20,6 @@ from statistics import fmean
 from typing import Literal
 
 import pandas as pd
-from numerai_tools.signals import churn, neutral_churn, neutral_churn_penalty
 
 from signals_assets.evaluation.inputs import UniverseLike, clean_signal, neutralizer_matrix, universe_index
 
@@ -40,6 +39,8 @@ def payout_share_kept(churn_value: float) -> float:
     Float noise can put the churn of identical submissions a hair below 0; it is clipped into [0, 2],
     the range the penalty asserts.
     """
+    from numerai_tools.signals import neutral_churn_penalty  # ~2 s of imports (scipy): on first use
+
     return neutral_churn_penalty(min(max(float(churn_value), 0.0), 2.0))
 
 
@@ -64,6 +65,8 @@ def pair_churn(
     overlap between the two weeks (and between a week and its neutralizer): an AssertionError or
     ValueError says why no figure could be computed.
     """
+    from numerai_tools.signals import churn, neutral_churn  # ~2 s of imports (scipy): on first use
+
     current_clean = clean_signal(current, current_universe)
     previous_clean = clean_signal(previous, previous_universe)
     for which, cleaned in (("this week's", current_clean), ("the earlier week's", previous_clean)):

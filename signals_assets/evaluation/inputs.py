@@ -10,7 +10,6 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
-from numerai_tools.submissions import clean_submission
 
 from signals_assets.signal.scaling import SIGNAL_COLUMN, TICKER_COLUMN, listed_tickers
 
@@ -71,6 +70,8 @@ def clean_signal(signal: pd.Series, universe: UniverseLike) -> pd.Series:
     The result has one value per universe ticker, sorted, named `signal`.
     Raises ValueError when the signal has no finite value for any universe ticker.
     """
+    from numerai_tools.submissions import clean_submission  # ~2 s of imports (scipy): on first use
+
     tickers = universe_index(universe)
     values = in_universe(ticker_series(signal, "signal values"), tickers)
     if tickers.empty or values.empty:

@@ -17,12 +17,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from numerai_tools.scoring import (
-    DEFAULT_MAX_FILTERED_INDEX_RATIO,
-    neutral_contribution,
-    neutral_correlation,
-    numerai_corr,
-)
 
 from signals_assets.evaluation.churn_gate import failure_reason, pair_churn, payout_share_kept
 from signals_assets.evaluation.inputs import (
@@ -87,7 +81,7 @@ def score_week(
     previous_neutralizer: pd.DataFrame | None = None,
     *,
     previous_universe: UniverseLike | None = None,
-    max_filtered_index_ratio: float = DEFAULT_MAX_FILTERED_INDEX_RATIO,
+    max_filtered_index_ratio: float | None = None,
     min_resolved_share: float = MIN_RESOLVED_SHARE,
 ) -> WeekScore:
     """Score the submitted `signal` (index numerai_ticker) for one date.
@@ -99,10 +93,21 @@ def score_week(
     example_preds: Numerai's example predictions for the date (index numerai_ticker) for the NMMC proxy.
     previous_signal / previous_neutralizer / previous_universe: last week's submission, its date's
     neutralizer and universe (default: the previous neutralizer's tickers, else this universe).
-    max_filtered_index_ratio: numerai-tools' tolerance for tickers lost when aligning inputs (0.2).
+    max_filtered_index_ratio: numerai-tools' tolerance for tickers lost when aligning inputs (None: its
+    DEFAULT_MAX_FILTERED_INDEX_RATIO, 0.2).
     Never raises for a missing or unusable input (the figure is None, with the reason); raises ValueError
     when a ticker occurs twice in the signal, targets, neutralizer or example predictions.
     """
+    # numerai-tools imports scipy and scikit-learn (~2 s): loaded on first use, not with the code location.
+    from numerai_tools.scoring import (
+        DEFAULT_MAX_FILTERED_INDEX_RATIO,
+        neutral_contribution,
+        neutral_correlation,
+        numerai_corr,
+    )
+
+    if max_filtered_index_ratio is None:
+        max_filtered_index_ratio = DEFAULT_MAX_FILTERED_INDEX_RATIO
     reasons: dict[str, str] = {}
     tickers = universe_index(universe)
     covered = in_universe(ticker_series(signal, "signal values"), tickers)

@@ -7,6 +7,9 @@ non-zero spread). Running the stages one by one tells which rule failed without 
 of numerai-tools' assertion messages; the counts in each result are computed here for the message.
 One rule is added: values strictly inside (0, 1), since numerai-tools' range check is inclusive while
 Numerai's rules (and its own message) say exclusive.
+
+numerai-tools is imported in the functions that use it: it imports scipy and scikit-learn (~2 s), which the
+code location would otherwise pay every time it loads (the Dagster shell imports RULES from here).
 """
 
 from __future__ import annotations
@@ -15,15 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from numerai_tools.submissions import (
-    SIGNALS_ALLOWED_DATE_COLS,
-    SIGNALS_ALLOWED_ID_COLS,
-    SIGNALS_ALLOWED_PRED_COLS,
-    SIGNALS_MIN_TICKERS,
-    validate_headers_signals,
-    validate_ids_signals,
-    validate_values,
-)
 
 from signals_assets.signal.scaling import TICKER_COLUMN, listed_tickers
 
@@ -63,6 +57,13 @@ def check_rules(universe: pd.DataFrame, submission: pd.DataFrame) -> tuple[list[
     A rule after a failed stage is reported failed as "not checked" (numerai-tools stops there too).
     Neither frame is changed (numerai-tools drops columns in place: it gets copies).
     """
+    from numerai_tools.submissions import (
+        SIGNALS_MIN_TICKERS,
+        validate_headers_signals,
+        validate_ids_signals,
+        validate_values,
+    )
+
     results: list[RuleResult] = []
     columns = [str(column) for column in submission.columns]  # as given: the header check drops the date column
     submission = submission.drop(columns=["data_type"], errors="ignore").copy()
@@ -147,6 +148,8 @@ def _not_checked(results: list[RuleResult]) -> list[RuleResult]:
 
 
 def _columns_failed(columns: list[str]) -> RuleResult:
+    from numerai_tools.submissions import SIGNALS_ALLOWED_DATE_COLS, SIGNALS_ALLOWED_ID_COLS, SIGNALS_ALLOWED_PRED_COLS
+
     return RuleResult(
         "columns",
         False,
@@ -158,6 +161,8 @@ def _columns_failed(columns: list[str]) -> RuleResult:
 
 
 def _tickers_failed(universe: pd.DataFrame, submission: pd.DataFrame, ticker_col: str) -> RuleResult:
+    from numerai_tools.submissions import SIGNALS_MIN_TICKERS
+
     tickers = submission[ticker_col]
     missing = int(tickers.isna().sum())
     in_universe = tickers.notna() & tickers.astype(str).isin(set(universe[ticker_col].astype(str)))

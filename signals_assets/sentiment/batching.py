@@ -16,8 +16,6 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-MIN_MAX_LENGTH = 8  # [CLS] + [SEP] + a few word pieces
-
 
 class Batch(NamedTuple):
     positions: torch.Tensor  # input positions of the rows, int64

@@ -17,10 +17,9 @@ import torch
 
 from signals_assets.sentiment.batching import Batch, pretokenized_batches
 from signals_assets.sentiment.labels import LabelIndices
+from signals_assets.sentiment.options import PRECISION_TOLERANCE
 from signals_assets.sentiment.precisions import Variant, at_precision, forward_probabilities, quantize_dynamic
 
-# precision="auto" promises scores within this distance of fp32 scores.
-PRECISION_TOLERANCE = 0.02
 # The largest deviation over many headlines exceeds the largest over the small calibration set
 # (measured on bert-base with int8: 0.0135 over 64 headlines, 0.0209 over 1,500), so a faster
 # precision is accepted only when the calibration shows at most half the tolerance.

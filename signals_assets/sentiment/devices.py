@@ -10,15 +10,9 @@ from typing import Any
 import torch
 
 from signals_assets.sentiment.errors import FinBERTSettingError
+from signals_assets.sentiment.options import DEVICES_HELP
 from signals_assets.sentiment.precisions import quantize_dynamic
 
-# The FinBERT resource's `device` field is validated against this pattern; nothing here re-checks it.
-DEVICE_PATTERN = r"^(auto|cpu|cuda(:[0-9]+)?)$"
-DEVICES_HELP = "'auto', 'cpu', 'cuda' or 'cuda:N'"
-
-# Measured on 2 CPU cores (bert-base, headlines of ~16 tokens): 32 to 128 are within noise of each
-# other. On a GPU large batches keep it busy; tokenization, not the GPU, bounds throughput there.
-DEFAULT_BATCH_SIZE = {"cpu": 64, "cuda": 2048}
 # Measured: on CPU eager and SDPA attention are within noise at ~16 tokens; on an H100 SDPA was
 # slower than eager at these short lengths (shared/reference/finbert.md).
 DEFAULT_ATTENTION = {"cpu": "sdpa", "cuda": "eager"}

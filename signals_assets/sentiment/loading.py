@@ -8,8 +8,6 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import torch
-
 from signals_assets.sentiment.errors import FinBERTLoadError
 
 HUB_DOWNLOAD_HELP = (
@@ -72,6 +70,7 @@ def no_progress_bars() -> Iterator[None]:
 
 def load_pretrained(model: str, revision: str | None, attn_implementation: str):
     """(tokenizer, fp32 model in eval mode) from a hub id or a local `save_pretrained` directory."""
+    import torch  # here, like transformers: fingerprint.py imports this module without loading a model
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     directory = local_model_directory(model)

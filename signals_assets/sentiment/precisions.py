@@ -12,18 +12,13 @@ import contextlib
 import copy
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, get_args
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
 
 if TYPE_CHECKING:
     from signals_assets.sentiment.batching import Batch
 
-Precision = Literal["auto", "fp32", "bf16", "fp16", "int8"]
-PRECISIONS: tuple[str, ...] = get_args(Precision)
-# The FinBERT resource's `precision` field is a str with this pattern, not the Literal: Dagster turns a
-# Literal field into an Enum config type, which cannot take its default from an environment variable.
-PRECISION_PATTERN = f"^({'|'.join(PRECISIONS)})$"
 _HALF_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 

@@ -20,7 +20,6 @@ from signals_assets.sentiment.batching import scoring_batches
 from signals_assets.sentiment.calibration import choose_precision
 from signals_assets.sentiment.devices import (
     DEFAULT_ATTENTION,
-    DEFAULT_BATCH_SIZE,
     check_precision_for_device,
     default_tokenize_workers,
     limit_cpu_threads,
@@ -30,6 +29,7 @@ from signals_assets.sentiment.errors import FinBERTSettingError
 from signals_assets.sentiment.headline_scores import SCORE_COLUMNS
 from signals_assets.sentiment.labels import LabelIndices, resolve_label_indices
 from signals_assets.sentiment.loading import load_pretrained
+from signals_assets.sentiment.options import DEFAULT_BATCH_SIZE
 from signals_assets.sentiment.precisions import Variant, at_precision, forward_probabilities
 
 PROBABILITY_COLUMNS = SCORE_COLUMNS[:3]  # p_positive, p_negative, p_neutral

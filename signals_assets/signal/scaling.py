@@ -14,7 +14,6 @@ from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
-from sklearn.preprocessing import MinMaxScaler
 
 ScalingMethod = Literal["rank", "minmax"]
 SCALING_METHODS: tuple[str, ...] = get_args(ScalingMethod)
@@ -65,6 +64,8 @@ def scale_signal(sentiment: pd.Series, method: ScalingMethod = DEFAULT_METHOD) -
     if method == "rank":
         scaled = (values.rank(method="average") - 0.5) / len(values)
     else:
+        from sklearn.preprocessing import MinMaxScaler  # 1.5 s of imports (scipy): only for this method
+
         unit = MinMaxScaler().fit_transform(values.to_numpy().reshape(-1, 1)).ravel()
         # MinMaxScaler can overshoot [0, 1] by float rounding; clip before squeezing inward.
         unit = np.clip(unit, 0.0, 1.0)

@@ -12,7 +12,8 @@ from signals_assets.defs.numerai.data import NumeraiData
 from signals_assets.defs.numerai.resources import NumeraiSignals
 from signals_assets.defs.partitions import week_of, weekly_asset
 from signals_assets.defs.warehouse import SCHEMA, Warehouse
-from signals_assets.evaluation import provider_label_signal, score_week
+from signals_assets.evaluation.baseline import provider_label_signal
+from signals_assets.evaluation.scoring import score_week
 from signals_assets.numerai.datasets import NumeraiDataError
 from signals_assets.numerai.signals_api import NumeraiError
 from signals_assets.weeks import Week, with_week_column

@@ -3,20 +3,25 @@ and scoring live in the pure core (signals_assets.sentiment.scorer)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dagster import ConfigurableResource, EnvVar
 from pydantic import Field, field_validator
 
 from signals_assets.defs.environment import from_env
-from signals_assets.sentiment.batching import MIN_MAX_LENGTH
-from signals_assets.sentiment.calibration import PRECISION_TOLERANCE
-from signals_assets.sentiment.devices import DEFAULT_BATCH_SIZE, DEVICE_PATTERN
 from signals_assets.sentiment.errors import FinBERTLoadError
 from signals_assets.sentiment.fingerprint import ModelFingerprint, model_fingerprint
 from signals_assets.sentiment.labels import parse_label_map
-from signals_assets.sentiment.precisions import PRECISION_PATTERN
-from signals_assets.sentiment.scorer import HeadlineScorer, load_scorer
+from signals_assets.sentiment.options import (
+    DEFAULT_BATCH_SIZE,
+    DEVICE_PATTERN,
+    MIN_MAX_LENGTH,
+    PRECISION_PATTERN,
+    PRECISION_TOLERANCE,
+)
+
+if TYPE_CHECKING:
+    from signals_assets.sentiment.scorer import HeadlineScorer
 
 MAX_LENGTH_LIMIT = 512  # BERT's positions; the model's own limit is checked when it loads
 
@@ -96,6 +101,11 @@ class FinBERT(ConfigurableResource):
         """Load the model (a few seconds; precision auto also runs its calibration). With a `fingerprint`
         (from `fingerprint()`), the model loaded is the one fingerprinted: a hub id at its commit, and a
         local directory whose files did not change meanwhile."""
+        # torch and transformers load here, in the step that scores, not with the code location: every other
+        # process that loads the definitions (the code server, run workers, each step's process or pod) is
+        # spared their ~3 s of imports.
+        from signals_assets.sentiment.scorer import load_scorer
+
         scorer = load_scorer(
             model=self.model,
             revision=fingerprint.load_revision if fingerprint else self.revision,
