@@ -49,14 +49,7 @@ LOAD = "import time; t = time.perf_counter(); {pre}import signals_assets.definit
 @dg.definitions
 def spawn_definitions() -> dg.Definitions:
     """The code location with Dagster's stock multiprocess executor (a spawned interpreter per step)."""
-    loaded = build_definitions()
-    return dg.Definitions(
-        assets=loaded.assets,
-        asset_checks=loaded.asset_checks,
-        jobs=loaded.jobs,
-        resources=loaded.resources,
-        executor=dg.multiprocess_executor,
-    )
+    return build_definitions(executor=dg.multiprocess_executor)
 
 
 def load_seconds(env: dict[str, str], eager: bool) -> float:

@@ -12,10 +12,13 @@ import dagster as dg
 _preloaded: tuple[tuple[tuple[str, str | None], ...], dg.Definitions] | None = None
 
 
-def build_definitions(resources: Mapping[str, object] | None = None) -> dg.Definitions:
-    """The definitions in defs/; `resources` replace those of the same key (the demo, tests, benches)."""
+def build_definitions(
+    resources: Mapping[str, object] | None = None, executor: dg.ExecutorDefinition | None = None
+) -> dg.Definitions:
+    """The definitions in defs/; `resources` replace those of the same key and `executor` the code location's
+    (the demo, tests, benches)."""
     loaded = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
-    if not resources:
+    if not resources and executor is None:
         return loaded
     return dg.Definitions(
         assets=loaded.assets,
@@ -23,8 +26,8 @@ def build_definitions(resources: Mapping[str, object] | None = None) -> dg.Defin
         jobs=loaded.jobs,
         schedules=loaded.schedules,
         sensors=loaded.sensors,
-        resources={**(loaded.resources or {}), **resources},
-        executor=loaded.executor,
+        resources={**(loaded.resources or {}), **(resources or {})},
+        executor=executor or loaded.executor,
     )
 
 

@@ -81,7 +81,6 @@ def score_week(
     previous_neutralizer: pd.DataFrame | None = None,
     *,
     previous_universe: UniverseLike | None = None,
-    max_filtered_index_ratio: float | None = None,
     min_resolved_share: float = MIN_RESOLVED_SHARE,
 ) -> WeekScore:
     """Score the submitted `signal` (index numerai_ticker) for one date.
@@ -93,21 +92,12 @@ def score_week(
     example_preds: Numerai's example predictions for the date (index numerai_ticker) for the NMMC proxy.
     previous_signal / previous_neutralizer / previous_universe: last week's submission, its date's
     neutralizer and universe (default: the previous neutralizer's tickers, else this universe).
-    max_filtered_index_ratio: numerai-tools' tolerance for tickers lost when aligning inputs (None: its
-    DEFAULT_MAX_FILTERED_INDEX_RATIO, 0.2).
     Never raises for a missing or unusable input (the figure is None, with the reason); raises ValueError
     when a ticker occurs twice in the signal, targets, neutralizer or example predictions.
     """
     # numerai-tools imports scipy and scikit-learn (~2 s): loaded on first use, not with the code location.
-    from numerai_tools.scoring import (
-        DEFAULT_MAX_FILTERED_INDEX_RATIO,
-        neutral_contribution,
-        neutral_correlation,
-        numerai_corr,
-    )
+    from numerai_tools.scoring import neutral_contribution, neutral_correlation, numerai_corr
 
-    if max_filtered_index_ratio is None:
-        max_filtered_index_ratio = DEFAULT_MAX_FILTERED_INDEX_RATIO
     reasons: dict[str, str] = {}
     tickers = universe_index(universe)
     covered = in_universe(ticker_series(signal, "signal values"), tickers)
@@ -140,7 +130,7 @@ def score_week(
         reasons.update(dict.fromkeys(("ncorr", "numerai_corr", "nmmc_proxy"), why))
         return score
     try:
-        value = numerai_corr(predictions, resolved, max_filtered_index_ratio=max_filtered_index_ratio)[SIGNAL_COLUMN]
+        value = numerai_corr(predictions, resolved)[SIGNAL_COLUMN]
         score.numerai_corr = finite_or_reason(value, "numerai_corr", reasons)
     except AssertionError as error:
         reasons["numerai_corr"] = failure_reason(error)
@@ -150,7 +140,7 @@ def score_week(
         return score
     matrix = neutralizer_matrix(neutralizer, tickers)
     try:
-        value = neutral_correlation(predictions, matrix, resolved, max_filtered_index_ratio=max_filtered_index_ratio)
+        value = neutral_correlation(predictions, matrix, resolved)
         score.ncorr = finite_or_reason(value[SIGNAL_COLUMN], "ncorr", reasons)
     except AssertionError as error:
         covered_rows = matrix.dropna().index.isin(resolved.index).sum()
@@ -163,7 +153,6 @@ def score_week(
         return score
     reference = in_universe(ticker_series(example_preds, "example predictions"), tickers)
     try:
-        # neutral_contribution takes no max_filtered_index_ratio: numerai-tools' default 0.2 applies.
         value = neutral_contribution(predictions, reference, matrix, resolved)[SIGNAL_COLUMN]
         score.nmmc_proxy = finite_or_reason(value, "nmmc_proxy", reasons)
     except AssertionError as error:

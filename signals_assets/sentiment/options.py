@@ -4,12 +4,9 @@ with these when the code location loads, and loads torch only in the step that s
 
 from __future__ import annotations
 
-from typing import Literal, get_args
-
-Precision = Literal["auto", "fp32", "bf16", "fp16", "int8"]
-PRECISIONS: tuple[str, ...] = get_args(Precision)
-# The FinBERT resource's `precision` field is a str with this pattern, not the Literal: Dagster turns a
-# Literal field into an Enum config type, which cannot take its default from an environment variable.
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
+# The FinBERT resource's `precision` field is a str with this pattern, not a Literal: Dagster turns a Literal
+# field into an Enum config type, which cannot take its default from an environment variable.
 PRECISION_PATTERN = f"^({'|'.join(PRECISIONS)})$"
 # precision="auto" promises scores within this distance of fp32 scores.
 PRECISION_TOLERANCE = 0.02
