@@ -9,6 +9,7 @@ asset of the latest week and the backtest tables; Dagster's event stream goes to
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import sys
@@ -105,6 +106,11 @@ def _week_line(week: Week, result: dg.ExecuteInProcessResult) -> str:
     return f"  week {week.key} (Friday {week.friday}): {outcome} in {seconds:5.1f} s  {'; '.join(scores)}"
 
 
+def _plain(cell: str) -> str:
+    """A preview cell as the text it shows: previews escape markdown (`provider\\_labels`)."""
+    return re.sub(r"\\(.)", r"\1", cell.strip())
+
+
 def _evaluation_summary(preview_markdown: str | None) -> list[str]:
     """'finbert NCORR 0.012' per signal row of signal_evaluation's preview table (markdown)."""
     if not preview_markdown:
@@ -112,10 +118,10 @@ def _evaluation_summary(preview_markdown: str | None) -> list[str]:
     rows = [line.strip("|").split("|") for line in preview_markdown.splitlines() if line.startswith("|")]
     if len(rows) < 3:
         return []
-    header = [cell.strip() for cell in rows[0]]
+    header = [_plain(cell) for cell in rows[0]]
     found = []
     for row in rows[2:]:
-        values = dict(zip(header, (cell.strip() for cell in row)))
+        values = dict(zip(header, (_plain(cell) for cell in row)))
         if values.get("status") == "scored":
             try:
                 ncorr = f"{float(values.get('ncorr', '')):+.4f}"

@@ -319,24 +319,24 @@ def test_neutral_churn_skips_a_week_without_its_neutralizer(history):
 
 def test_gate_blocks_warns_and_passes_as_set():
     check = ChurnCheck(0.35, "neutral", neutral_churn_penalty(0.35), ("2026-10-31", "2026-10-24"))
-    blocked = gate(check, threshold=0.2, block=True, halflife_weeks=0)
+    blocked = gate(check, threshold=0.2, mode="block", halflife_weeks=0)
     assert not blocked.passed and blocked.over_threshold
     for text in ("blocked", "0.3500", "threshold 0.2", "halflife_weeks 0", "2 weeks"):
         assert text in blocked.message
 
-    warned = gate(check, threshold=0.2, block=False, halflife_weeks=4)
+    warned = gate(check, threshold=0.2, mode="warn", halflife_weeks=4)
     assert warned.passed and warned.over_threshold
     assert "warning" in warned.message.lower() and "halflife_weeks 4" in warned.message
 
-    within = gate(check, threshold=0.5, block=True, halflife_weeks=4)
+    within = gate(check, threshold=0.5, mode="block", halflife_weeks=4)
     assert within.passed and not within.over_threshold and "0.3500" in within.message
 
 
 def test_gate_without_an_earlier_week_is_not_applied():
-    outcome = gate(ChurnCheck(None, None, None), threshold=0.2, block=True)
+    outcome = gate(ChurnCheck(None, None, None), threshold=0.2, mode="block")
     assert outcome.passed and not outcome.over_threshold and "not applied" in outcome.message
     with pytest.raises(ValueError, match="threshold"):
-        gate(ChurnCheck(None, None, None), threshold=3, block=True)
+        gate(ChurnCheck(None, None, None), threshold=3, mode="block")
 
 
 # --- the backtest report -----------------------------------------------------------------------------------

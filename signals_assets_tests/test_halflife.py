@@ -18,6 +18,7 @@ import pytest
 from dagster import AssetSelection, DagsterInstance, materialize
 
 from signals_assets.definitions import build_definitions
+from signals_assets.defs.environment import number_from_env
 from signals_assets.defs.ingestion.resources import SampleNews
 from signals_assets.defs.numerai.data import NumeraiData
 from signals_assets.defs.numerai.resources import NumeraiSignals
@@ -25,7 +26,13 @@ from signals_assets.defs.sentiment.resources import FinBERT
 from signals_assets.defs.signal.resources import SignalSettings
 from signals_assets.defs.warehouse import Warehouse, warehouse_io_manager
 from signals_assets.signal.scaling import MINMAX_MARGIN, build_scaled_signal
-from signals_assets.signal.smoothing import earlier_weeks, lookback_weeks, smoothed_signal
+from signals_assets.signal.smoothing import (
+    MAX_HALFLIFE_WEEKS,
+    earlier_weeks,
+    lookback_weeks,
+    smoothed_signal,
+    validated_halflife,
+)
 from signals_assets.weeks import FIRST_WEEK, Week
 
 DEFINITIONS = build_definitions()
@@ -225,7 +232,8 @@ def test_a_first_week_with_no_stored_scores_at_all_warns_and_equals_the_undecaye
         stored_signal(warehouse), build_scaled_signal(scores(THIS_WEEK, WEEK.key), WEEK.friday), check_dtype=False
     )
     (warning,) = run.warnings
-    assert "8 of them have no rows" in warning and f"({week_key(-8)}, " in warning
+    # Last week's gap first: it weighs most.
+    assert "8 of them have no rows" in warning and f"({week_key(-1)}, " in warning and week_key(-8) in warning
     assert run.metadata["weeks_used"] == 1
 
 
@@ -253,11 +261,11 @@ LOAD_SETTING = (
 )
 
 
-def load_definitions(value: str) -> subprocess.CompletedProcess:
-    """Load the code location in a fresh process with SIGNAL_HALFLIFE_WEEKS=`value` and no other project
-    setting from this machine's environment."""
+def load_definitions(value: str, name: str = "SIGNAL_HALFLIFE_WEEKS") -> subprocess.CompletedProcess:
+    """Load the code location in a fresh process with `name`=`value` and no other project setting from this
+    machine's environment."""
     env = {name: setting for name, setting in os.environ.items() if not name.startswith(PROJECT_ENV_PREFIXES)}
-    env["SIGNAL_HALFLIFE_WEEKS"] = value
+    env[name] = value
     return subprocess.run(
         [sys.executable, "-c", LOAD_SETTING], env=env, capture_output=True, text=True, timeout=120, check=False
     )
@@ -270,16 +278,33 @@ def test_signal_halflife_weeks_from_the_environment_reaches_the_code_locations_r
 
 
 @pytest.mark.parametrize(
-    ("value", "says"),
+    ("name", "value", "says"),
     [
-        ("two", "SIGNAL_HALFLIFE_WEEKS='two' is not a number: set it to a number such as 0, or unset it"),
-        ("-1", "halflife_weeks=-1.0 is not allowed: it must be 0 (this week only, the default) or a positive"),
+        ("SIGNAL_HALFLIFE_WEEKS", "two", "SIGNAL_HALFLIFE_WEEKS='two' is not a number: set it to a number such as 0"),
+        (
+            "SIGNAL_HALFLIFE_WEEKS",
+            "1e6",
+            "SIGNAL_HALFLIFE_WEEKS='1e6' is out of range: set it to a number from 0 to 52",
+        ),
+        ("SIGNAL_MAX_CHURN", "5", "SIGNAL_MAX_CHURN='5' is out of range: set it to a number from 0 to 2 (default 0.2)"),
     ],
 )
-def test_a_bad_signal_halflife_weeks_fails_at_load_naming_the_variable(value, says):
-    loaded = load_definitions(value)
+def test_a_bad_signal_setting_fails_at_load_naming_the_variable(name, value, says):
+    loaded = load_definitions(value, name)
     assert loaded.returncode != 0
-    assert says in loaded.stderr and "SIGNAL_HALFLIFE_WEEKS" in loaded.stderr
+    assert says in loaded.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("SIGNAL_HALFLIFE_WEEKS", "-1"), ("SIGNAL_HALFLIFE_WEEKS", "1e7"), ("SIGNAL_MAX_CHURN", "-1")],
+)
+def test_every_out_of_range_signal_setting_names_its_variable_and_range(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=f"{name}='{value}' is out of range: set it to a number from 0 to"):
+        number_from_env(name, 0.2, 0.0, 2.0 if name == "SIGNAL_MAX_CHURN" else MAX_HALFLIFE_WEEKS)
+    with pytest.raises(ValueError, match="up to 52"):
+        validated_halflife(1e7)
 
 
 # --- the pure core ------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import json
 import logging
 import multiprocessing
 import os
+import re
 import subprocess
 import sys
 import time
@@ -24,7 +25,7 @@ from dagster._core.storage.tags import BACKFILL_ID_TAG
 
 from signals_assets.definitions import build_definitions
 from signals_assets.defs.ingestion.resources import CACHE_DIR_NAME, SampleNews, StockNewsAPI
-from signals_assets.news import quota
+from signals_assets.news import budget_messages, quota
 from signals_assets.news.call_estimate import (
     DEFAULT_ALL_TICKERS_PAGES,
     DEFAULT_PAGES_PER_TICKER,
@@ -141,14 +142,14 @@ def test_two_runs_updating_the_ledger_at_once_lose_no_call(tmp_path):
     assert CallLedger(path, LOG).calls_in("2026-11") == 450
 
 
-def test_an_unreadable_ledger_is_named_in_a_warning_and_rewritten(tmp_path, caplog):
+def test_an_unreadable_ledger_is_named_and_left_as_it_is(tmp_path):
     path = tmp_path / quota.LEDGER_FILE_NAME
     path.write_text('{"format": 1, "calls_by')
     ledger = CallLedger(path, LOG)
-    with caplog.at_level(logging.WARNING):
-        assert ledger.calls_in("2026-11") == 0
-    assert str(path) in caplog.text and "counting this month's calls from 0" in caplog.text
-    assert ledger.add(2, "2026-11") == 2 and CallLedger(path, LOG).calls_in("2026-11") == 2
+    for use in (lambda: ledger.calls_in("2026-11"), lambda: ledger.add(2, "2026-11")):
+        with pytest.raises(quota.CallLedgerError, match=re.escape(f"fix or delete {path}")):  # never a count from 0
+            use()
+    assert path.read_text() == '{"format": 1, "calls_by'  # (test_ledger_faults.py: the run stops before any call)
 
 
 def test_every_request_is_recorded_retries_included_and_none_is_sent_past_the_budget(tmp_path):
@@ -266,7 +267,7 @@ def test_a_400_week_backfill_in_each_fetch_mode(cache_dir):
     assert all_tickers.calls == 400 * DEFAULT_ALL_TICKERS_PAGES == 200_000
     assert per_ticker.calls == round(400 * 2000 * DEFAULT_PAGES_PER_TICKER) == 920_000
     status = quota.BudgetStatus("2026-11", 0, 50_000, cache_dir.parent / quota.LEDGER_FILE_NAME)
-    note = quota.backfill_budget_note(all_tickers.calls, all_tickers.calls_per_uncached_week, status)
+    note = budget_messages.backfill_budget_note(all_tickers.calls, all_tickers.calls_per_uncached_week, status)
     assert "about 100 more uncached week(s) fit" in note and "2026-12-01 00:00 UTC" in note
 
 

@@ -427,6 +427,21 @@ def test_a_body_that_is_not_the_api_json_gives_a_clear_error(body, shown, log, c
     assert_no_token(caplog, message)
 
 
+@pytest.mark.parametrize("status", [403, 429])
+def test_an_html_error_page_is_not_taken_for_the_quota_whatever_its_words(status, log, caplog, cache_dir):
+    page = "<html><body><h1>Access denied</h1>Your monthly proxy allowance: see the portal.</body></html>"
+    with FakeStockNewsAPI([]) as api:
+        api.script_failures([(status, {"Content-Type": "text/html"}, page)])
+        with pytest.raises(StockNewsAPIError) as caught:
+            client(api).fetch_week(WEEK, ["AAA"], cache_dir, log=log)
+        assert len(api.requests) == 1
+    message = str(caught.value)
+    assert type(caught.value) is StockNewsAPIError and caught.value.status == status  # not QuotaExhausted
+    assert f"answered {status}" in message and "not with the API's JSON" in message and "Access denied" in message
+    assert "STOCKNEWS_BASE_URL" in message and "proxy" in message and "quota" not in message
+    assert_no_token(caplog, message)
+
+
 # ----- secret hygiene -----
 
 

@@ -40,9 +40,10 @@ VARIABLES = {
     "SIGNALS_EXECUTOR": "how a run's steps execute: in_process (default), multiprocess or k8s (a pod per step)",
     "FINBERT_K8S_NODE_SELECTOR": "JSON object: node selector of the finbert_scores pod under the k8s executor",
     "FINBERT_K8S_TOLERATIONS": "JSON list: tolerations of the finbert_scores pod under the k8s executor",
-    "SIGNAL_HALFLIFE_WEEKS": "smooth each ticker's sentiment over earlier weeks (0: this week only)",
+    "SIGNAL_HALFLIFE_WEEKS": "smooth each ticker's sentiment over earlier weeks (0: this week only; at most 52)",
     "SIGNAL_MAX_CHURN": "the churn gate's threshold before an upload (default 0.2)",
-    "SIGNAL_CHURN_GATE": "block (default) or warn: what the churn gate does over its threshold",
+    "SIGNAL_CHURN_GATE": "blend (default), block or warn: what the churn gate does over its threshold",
+    "SIGNALS_ALERT_WEBHOOK": "Slack-compatible webhook URL for alerts: a failed weekly run, a missed upload (secret)",
 }
 
 
@@ -57,11 +58,12 @@ def from_env(name: str, default: Any = None) -> Any:
     return dg.EnvVar(name) if is_set(name) else default
 
 
-def number_from_env(name: str, default: float) -> float:
+def number_from_env(name: str, default: float, minimum: float | None = None, maximum: float | None = None) -> float:
     """A numeric field's default: the variable's value when set, else `default`.
 
     Dagster takes `EnvVar` only for string fields (and `EnvVar.int`), so a number is read here when the
-    code location loads; like `from_env`, it is the field's default and survives a partial override.
+    code location loads; like `from_env`, it is the field's default and survives a partial override. A value
+    outside [minimum, maximum] fails here, naming the variable, rather than in every run that uses it.
     """
     if not is_set(name):
         return default
@@ -75,6 +77,15 @@ def number_from_env(name: str, default: float) -> float:
     if number != number or number in (float("inf"), float("-inf")):
         raise ValueError(
             f"{name}={value!r} is not a finite number: set it to a number such as {default:g}, or unset it."
+        )
+    if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
+        bounds = (
+            f"from {minimum:g} to {maximum:g}"
+            if minimum is not None and maximum is not None
+            else (f"at least {minimum:g}" if minimum is not None else f"at most {maximum:g}")
+        )
+        raise ValueError(
+            f"{name}={value!r} is out of range: set it to a number {bounds} (default {default:g}), or unset it."
         )
     return number
 

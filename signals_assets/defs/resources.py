@@ -8,6 +8,7 @@ from signals_assets.defs.cluster import run_executor
 from signals_assets.defs.ingestion.resources import news_source
 from signals_assets.defs.numerai.data import NumeraiData
 from signals_assets.defs.numerai.resources import NumeraiSignals
+from signals_assets.defs.round import AlertWebhook
 from signals_assets.defs.sentiment.resources import FinBERT
 from signals_assets.defs.signal.resources import SignalSettings
 from signals_assets.defs.warehouse import Warehouse, warehouse_io_manager
@@ -25,6 +26,8 @@ def build_resources() -> dict[str, object]:
         "numerai": NumeraiSignals(),
         # Numerai's dataset files (NUMERAI_DATASET_VERSION, NUMERAI_DATA_DIR): the point-in-time universe.
         "numerai_data": NumeraiData(),
+        # Where the round's alerts go (SIGNALS_ALERT_WEBHOOK): a failed weekly run, a missed upload (defs/round.py).
+        "alert_webhook": AlertWebhook(),
     }
 
 

@@ -7,10 +7,12 @@ imported only then). Either way `connect()` is DuckDB with every table as `signa
 
 from __future__ import annotations
 
+import errno
 import importlib
+import os
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import ModuleType
 from typing import Literal
@@ -125,6 +127,8 @@ class Warehouse(dg.ConfigurableResource):
         try:
             connection = duckdb.connect(str(path))
         except duckdb.IOException as error:
+            if _NO_SPACE in str(error):
+                raise _disk_full(path, error) from error
             if "lock" not in str(error).lower():
                 raise
             holder = _LOCK_HOLDER.search(str(error))
@@ -139,6 +143,10 @@ class Warehouse(dg.ConfigurableResource):
         try:
             connection.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
             yield connection
+        except duckdb.Error as error:
+            if _NO_SPACE not in str(error):
+                raise
+            raise _disk_full(path, error) from error
         finally:
             connection.close()
 
@@ -168,12 +176,30 @@ class WarehouseLocked(RuntimeError):
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.+?)(?:\. See also|$)")
 
 
+class WarehouseDiskFull(RuntimeError):
+    """The disk holding the DuckDB file is full; the message says which folder and what to do."""
+
+
+# DuckDB quotes the C library's text for the error ("No space left on device") and no error number.
+_NO_SPACE = os.strerror(errno.ENOSPC)
+
+
+def _disk_full(path: Path, error: duckdb.Error) -> WarehouseDiskFull:
+    folder = path.resolve().parent
+    return WarehouseDiskFull(
+        f"The warehouse {path} could not be written: the disk holding {folder} is full ({error}). The write was "
+        f"rolled back: the tables hold what they held before. To write it, free space on {folder} or move "
+        "SIGNALS_DUCKDB_PATH (warehouse.database) to a disk with room, then run this week again."
+    )
+
+
 class _WarehouseFrameHandler(DuckDBPandasTypeHandler):
     """The official pandas handler, plus: an empty week still creates its (typed) table.
 
     The stock handler skips empty frames (and warns "An empty table will not be created"), so a first
     week with no news would leave no table and every downstream step would fail with "Table ... does not
-    exist". Here an empty frame creates the typed table, its week's rows having been deleted already.
+    exist". Here an empty frame creates the typed table, its week's rows having been deleted already (in the
+    same transaction as this, see _WarehouseClient.connect).
     """
 
     def handle_output(self, context, table_slice, obj: pd.DataFrame, connection):
@@ -196,13 +222,40 @@ class _WarehouseFrameHandler(DuckDBPandasTypeHandler):
 
 
 class _WarehouseClient(DuckDbClient):
-    """dagster-duckdb's client, connecting through the `warehouse` resource of the run."""
+    """dagster-duckdb's client, connecting through the `warehouse` resource of the run; a write is one
+    transaction."""
 
     @staticmethod
     @contextmanager
     def connect(context, _table_slice):
         with context.resources.warehouse.connect() as connection:
-            yield connection
+            if not isinstance(context, dg.OutputContext):
+                yield connection  # a read: no write transaction to hold open
+                return
+            # DbIOManager writes a week on this connection in separate statements: schema, delete of the week's
+            # rows, then the handler's create table and insert. Committed together, a run killed or a disk
+            # filling up in between leaves the week its old rows, not none while downstream tables still hold it.
+            connection.begin()
+            try:
+                yield connection
+            except BaseException:
+                # Closing the connection discards the transaction anyway: a failed rollback must not hide why.
+                with suppress(duckdb.Error):
+                    connection.rollback()
+                raise
+            connection.commit()
+
+    @staticmethod
+    def delete_table_slice(context, table_slice, connection) -> None:
+        # The stock delete catches the error of a table not created yet, but inside a transaction that error has
+        # already aborted it: delete only from a table that exists.
+        (exists,) = connection.execute(
+            "SELECT count(*) > 0 FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND lower(schema_name) = lower(?) AND lower(table_name) = lower(?)",
+            [table_slice.schema, table_slice.table],
+        ).fetchone()
+        if exists:
+            DuckDbClient.delete_table_slice(context, table_slice, connection)
 
 
 @dg.io_manager(

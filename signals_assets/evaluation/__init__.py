@@ -1,4 +1,4 @@
-"""Score weekly signals the way Numerai does, and summarize them over time (issue 11's pure core).
+"""Score weekly signals the way Numerai does, and summarize them over time (pure: no Dagster here).
 
 Plain functions over pandas objects, no Dagster: the Dagster shell loads a week's universe, targets,
 neutralizer and example predictions and hands them to these functions. Every figure comes from
@@ -7,9 +7,12 @@ a figure is missing.
 
 - `inputs`: the date's universe, the cleaned (ranked and filled) submission, the neutralizer matrix.
 - `scoring`: `score_week` -> `WeekScore` (status, coverage, NCORR, numerai_corr, NMMC proxy, churn).
+- `week_data`: `read_week_data` -> `WeekData`, a week's Numerai inputs from the files, or why it cannot be
+  scored (`no_data`, naming the file and the fix) or must wait (`pending`).
 - `baseline`: `provider_label_signal`, the vendor-label baseline FinBERT is compared with.
 - `decay`: `decayed_sentiment` / `decayed_signal`, the `halflife_weeks` smoothing (no look-ahead).
 - `churn_gate`: `churn_against_recent` -> `ChurnCheck`, and `gate` before an upload.
+- `churn_blend`: `least_blend`, the week blended toward the last upload until the churn is within the threshold.
 - `backtest`: `summarize` per signal (or per halflife): mean, std, Sharpe, positive share, max drawdown;
   `report_rows` / `report_sections`, both tables as one stored frame (signals.backtest_report) and back.
 - `halflife_sweep`: `halflife_evaluations`, the stored FinBERT scores smoothed with several halflives and

@@ -95,7 +95,7 @@ def neutralizer_matrix(neutralizer: pd.DataFrame, universe: UniverseLike | None 
     A `numerai_ticker` column becomes the index; only `neutralizer_*` columns are kept (all numeric columns
     when none is named so); rows that are all NaN are dropped (as Numerai's notebook does), as are tickers
     outside the universe when one is given. Rows with some NaN stay: numerai-tools drops them itself.
-    Raises ValueError when a ticker occurs twice (the frame holds more than one date).
+    Raises ValueError when a ticker occurs twice (more than one date's rows, or duplicated rows).
     """
     frame = neutralizer.set_index(TICKER_COLUMN) if TICKER_COLUMN in neutralizer.columns else neutralizer
     columns = [col for col in frame.columns if str(col).startswith(NEUTRALIZER_PREFIX)]
@@ -108,7 +108,7 @@ def neutralizer_matrix(neutralizer: pd.DataFrame, universe: UniverseLike | None 
     if duplicated:
         raise ValueError(
             f"The neutralizer holds {len(duplicated)} tickers more than once ({listed_tickers(duplicated)}); "
-            f"pass one date's rows (read it with filters=[('date', '=', date)])."
+            f"give one row per {TICKER_COLUMN}: one date's rows, without duplicates."
         )
     if universe is not None:
         matrix = matrix[matrix.index.isin(universe_index(universe))]

@@ -41,7 +41,8 @@ class WeekScore:
     """One week's figures for one signal.
 
     status: `scored` (targets resolved), `pending` (not yet: figures needing targets are None) or `no_data`
-    (no universe, or the signal covers none of it). coverage: universe tickers with a signal / universe.
+    (no universe, the signal covers none of it, or Numerai's data for the date is unusable: time will not fix
+    it, the reasons say what will). coverage: universe tickers with a signal / universe.
     n_universe, n_signal, n_targets: universe size, tickers with a signal, tickers with a resolved target.
     reasons: figure -> why it is None.
     """
@@ -82,6 +83,7 @@ def score_week(
     *,
     previous_universe: UniverseLike | None = None,
     min_resolved_share: float = MIN_RESOLVED_SHARE,
+    unusable: str | None = None,
 ) -> WeekScore:
     """Score the submitted `signal` (index numerai_ticker) for one date.
 
@@ -92,6 +94,9 @@ def score_week(
     example_preds: Numerai's example predictions for the date (index numerai_ticker) for the NMMC proxy.
     previous_signal / previous_neutralizer / previous_universe: last week's submission, its date's
     neutralizer and universe (default: the previous neutralizer's tickers, else this universe).
+    unusable: why the date's Numerai data cannot be used (a damaged file, a missing column...): status
+    `no_data`, every figure None with this reason. Targets that are all infinite, or whose tickers share none
+    with the universe, are `no_data` too: waiting would not resolve them.
     Never raises for a missing or unusable input (the figure is None, with the reason); raises ValueError
     when a ticker occurs twice in the signal, targets, neutralizer or example predictions.
     """
@@ -104,6 +109,9 @@ def score_week(
     if tickers.empty or covered.empty:
         why = "the universe is empty" if tickers.empty else "the signal has no value for any universe ticker"
         return WeekScore("no_data", None, len(tickers), 0, 0, reasons=dict.fromkeys(FIGURES, why))
+    if unusable:
+        reasons.update(dict.fromkeys(FIGURES, unusable))
+        return WeekScore("no_data", len(covered) / len(tickers), len(tickers), len(covered), reasons=reasons)
     score = WeekScore("pending", len(covered) / len(tickers), len(tickers), len(covered), reasons=reasons)
     cleaned = clean_signal(signal, tickers)
     score.neutral_churn, score.plain_churn, score.churn_penalty = churn_figures(
@@ -112,8 +120,13 @@ def score_week(
 
     resolved = pd.Series(dtype="float64")
     if targets is not None:
+        finite = ticker_series(targets, "targets")
         # numerai_corr looks the target up by its Series name: it must have one.
-        resolved = in_universe(ticker_series(targets, "targets"), tickers).rename(TARGET_NAME)
+        resolved = in_universe(finite, tickers).rename(TARGET_NAME)
+        if why := unusable_targets(targets, finite, tickers):
+            reasons.update(dict.fromkeys(("ncorr", "numerai_corr", "nmmc_proxy"), why))
+            score.status = "no_data"
+            return score
     score.n_targets = len(resolved)
     if len(resolved) < min_resolved_share * len(tickers):
         why = (
@@ -161,6 +174,21 @@ def score_week(
             f"{failure_reason(error)} (the example predictions cover {covered_rows} of the {len(resolved)} scored tickers)"
         )
     return score
+
+
+def unusable_targets(targets: pd.Series, finite: pd.Series, tickers: pd.Index) -> str | None:
+    """Why targets that are there can never score this universe (None: they can, or are just unresolved)."""
+    stated = int(pd.to_numeric(targets, errors="coerce").notna().sum())  # NaN is unresolved; inf is not
+    if stated and finite.empty:
+        return f"none of the {stated} targets is finite (infinite values): Numerai's targets are between 0 and 1"
+    if not finite.empty and not finite.index.isin(tickers).any():
+        same_case = finite.index.str.upper().isin(tickers.str.upper()).any()
+        return (
+            f"none of the {len(finite)} tickers with a target is in the date's universe of {len(tickers)} (targets "
+            f"e.g. {finite.index[0]!r}, universe e.g. {tickers[0]!r})"
+            + ("; they differ only in upper/lower case" if same_case else "")
+        )
+    return None
 
 
 def churn_figures(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -48,7 +48,11 @@ class QuotaExhausted(StockNewsAPIError):
 
 class StockNewsClient:
     """GET pages of the Stock News API. `by_status` counts every request sent ("200", "429", ...,
-    "connection_error", "timeout"), retries included; use it as a context manager to close the session."""
+    "connection_error", "timeout"), retries included; use it as a context manager to close the session.
+
+    `before_resend`, when set, is called before each further request of one `get` (a retry, or a redirect to
+    follow), so a call budget can count it before it is sent; a StockNewsAPIError it raises ends the get there,
+    that request unsent."""
 
     def __init__(
         self,
@@ -61,6 +65,7 @@ class StockNewsClient:
         backoff_base_s: float = 1.0,
         backoff_max_s: float = 60,
         log: Any = None,
+        before_resend: Callable[[], None] | None = None,
     ):
         key = (api_key or "").strip()
         if not key:
@@ -74,9 +79,11 @@ class StockNewsClient:
         self._timeout = (connect_timeout_s, read_timeout_s)
         self._max_retries = max_retries
         self._log = log or logging.getLogger(__name__)
+        self.before_resend = before_resend
         self.by_status: Counter[str] = Counter()
         self._attempts = 0  # of the request in progress
         self._last_failure: tuple[str, str] = ("", "")  # (kind, description) of its last failed attempt
+        self._answers: list[str] = []  # statuses of its answers received (redirects, then the last), to count
         self._endpoint = ""
         retry = NewsRetry.policy(
             max_retries=max_retries,
@@ -88,6 +95,7 @@ class StockNewsClient:
         adapter = HTTPAdapter(max_retries=retry)
         self._session = requests.Session()
         self._session.headers["User-Agent"] = USER_AGENT
+        self._session.hooks["response"].append(self._answered)  # every answer, each redirect included
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
 
@@ -109,7 +117,7 @@ class StockNewsClient:
         """The JSON payload for one request; StockNewsAPIError when there is none after the retries."""
         endpoint = self.base_url + path
         described = f"{endpoint}?{redacted_query(params)}"
-        self._endpoint, self._attempts, self._last_failure = endpoint, 0, ("", "")
+        self._endpoint, self._attempts, self._last_failure, self._answers = endpoint, 0, ("", ""), []
         failure: StockNewsAPIError | None = None
         try:
             response = self._session.get(
@@ -117,10 +125,14 @@ class StockNewsClient:
                 params={**params, "token": self._key},  # in params, so no URL string with the key is built here
                 timeout=self._timeout,
             )
+        except StockNewsAPIError as exc:  # before_resend stopped a retry or a redirect before it was sent
+            failure = exc
         except QuotaAnswer as exc:
-            failure = self._quota_used_up(
-                exc.status, exc.reason, self._redact(exc.body[:BODY_PREVIEW_CHARS]), described
-            )
+            preview = self._redact(exc.body[:BODY_PREVIEW_CHARS])
+            if api_message(exc.body) is None:  # quota words, but in no API answer (a proxy's page)
+                failure = self._not_the_api(exc.status, exc.reason, preview, described)
+            else:
+                failure = self._quota_used_up(exc.status, exc.reason, preview, described)
         except RetryAfterTooLong as exc:
             failure = QuotaExhausted(
                 f"Stock News API answered {exc.status} {exc.reason} for {described} and asks to wait "
@@ -142,13 +154,20 @@ class StockNewsClient:
                 f"Check {BASE_URL_ENV} (now {redact(self.base_url, self._key)!r}).",
                 endpoint=endpoint,
             )
+        for status in self._answers:  # also when it failed: a redirect followed was sent all the same
+            self.by_status[status] += 1
         if failure is not None:
-            raise failure
-        for answer in (*response.history, response):  # redirects followed by requests, then the answer
-            self.by_status[str(answer.status_code)] += 1
+            raise failure from None
         return self._payload(response, endpoint, described)
 
-    # ----- urllib3's retry reports -----
+    # ----- requests' and urllib3's reports -----
+
+    def _answered(self, response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+        """requests' response hook: notes each answer, and reserves the redirect it is about to follow."""
+        self._answers.append(str(response.status_code))
+        if response.is_redirect and self.before_resend is not None:
+            self.before_resend()
+        return response
 
     def _attempt_failed(self, response: BaseHTTPResponse | None, error: Exception | None) -> None:
         self._attempts += 1
@@ -162,6 +181,8 @@ class StockNewsClient:
         self._last_failure = (kind, self._redact(text))
 
     def _waiting(self, retry: int, delay_s: float) -> None:
+        if self.before_resend is not None:  # may stop the retry (a call budget spent)
+            self.before_resend()
         self._log.warning(
             f"Stock News API {redact(self._endpoint, self._key)}: {self._last_failure[1]}; retry {retry} of "
             f"{self._max_retries} in {delay_s:.1f} s."
@@ -174,6 +195,8 @@ class StockNewsClient:
         if not exhausted:  # failed while reading an answer urllib3 had accepted: that attempt is not counted yet
             timed_out = isinstance(exc, requests.Timeout) or "timed out" in str(exc).lower()
             kind = "timeout" if timed_out else "connection_error"
+            if self._answers:  # its head was noted as answered: it counts as this failure instead
+                self._answers.pop()
             self._attempts += 1
             self.by_status[kind] += 1
             self._last_failure = (kind, self._redact(f"{kind.replace('_', ' ')} ({_describe(exc)})"))
@@ -195,9 +218,23 @@ class StockNewsClient:
             endpoint=self._endpoint,
         )
 
+    def _not_the_api(self, status: int, reason: str, body: str, described: str) -> StockNewsAPIError:
+        return StockNewsAPIError(
+            f"Stock News API request {described} was answered {_status_text(status, reason)}, but not with the "
+            f"API's JSON (first {BODY_PREVIEW_CHARS} characters: {body!r}): something between here and the API, "
+            f"such as a proxy, a firewall or a captive portal, answered instead, or {BASE_URL_ENV} (now "
+            f"{redact(self.base_url, self._key)!r}) points elsewhere. Check {BASE_URL_ENV} and the proxy settings "
+            f"(HTTPS_PROXY, HTTP_PROXY) of the machine running Dagster.{_if_both_right(status)}",
+            status=status,
+            endpoint=self._endpoint,
+        )
+
     def _payload(self, response: requests.Response, endpoint: str, described: str) -> dict[str, Any]:
         status = response.status_code
-        if status >= 400 and says_quota_used_up(status, response.text):
+        message = api_message(response.text) if status >= 400 else None
+        if status >= 400 and message is None:
+            raise self._not_the_api(status, response.reason, self._preview(response), described)
+        if message and says_quota_used_up(status, message):
             raise self._quota_used_up(status, response.reason, self._preview(response), described)
         if status >= 400:
             raise StockNewsAPIError(
@@ -228,6 +265,20 @@ class StockNewsClient:
         return redact(text, self._key)
 
 
+def api_message(body: str) -> str | None:
+    """The API's own words in an error answer: the body parsed as a JSON object, its `message` (or `error`) text,
+    "" when it has none. None when the body is not a JSON object (an HTML page from a proxy or firewall, say),
+    whatever words it holds."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(payload, dict):
+        return None
+    text = payload.get("message", payload.get("error"))
+    return text if isinstance(text, str) else ""
+
+
 def status_cause(status: int) -> str:
     """What a final (not retried) error status most likely means, and what to do."""
     if status in (401, 403):
@@ -243,6 +294,10 @@ def status_cause(status: int) -> str:
             "March 2019; check items_per_page too)"
         )
     return "the request was rejected; check the query above and your plan"
+
+
+def _if_both_right(status: int) -> str:
+    return f" If both are right: {status_cause(status)}." if status in (401, 403) else ""
 
 
 def _status_text(status: int, reason: str | None) -> str:

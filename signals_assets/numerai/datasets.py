@@ -5,27 +5,49 @@ The version moves (signals/v2.1, v3.0, v3.1, ...): unless one is pinned, each fi
 come from a local folder holding them under their own names (NUMERAI_DATA_DIR), or are downloaded once
 into `<cache_dir>/<version>/<name>` (live.parquet is refreshed daily). Every read is one date with
 predicate pushdown: only the row groups whose statistics can hold the date are read, so the 4 GB
-neutralizer is never loaded whole; `last_read` says how many row groups a read touched.
+neutralizer is never loaded whole; `last_read` says how many row groups a read touched. A file that cannot
+be read or used (damaged, cut short, duplicate or lower-case tickers, infinite targets, a column missing)
+raises NumeraiDataError naming the file and how to get a good copy (file_checks).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import TypeVar
 
-import numerapi
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 
-from signals_assets.numerai.numerapi_wire import SIGNALS_TOURNAMENT, numerapi_call
+from signals_assets.numerai.dataset_versions import (
+    DEFAULT_TARGETS as DEFAULT_TARGETS,  # part of this module's interface: the version's main targets
+)
+from signals_assets.numerai.dataset_versions import (
+    default_target,
+    list_datasets,
+    newest_version,
+    normalize_version,
+    versions,
+)
+from signals_assets.numerai.file_checks import (
+    READ_ERRORS,
+    NumeraiDataError,
+    cached_fix,
+    finite_targets,
+    local_fix,
+    one_row_per_ticker,
+    parquet_download_check,
+    read_listing,
+    save_listing,
+    unreadable,
+    upper_case_tickers,
+)
 from signals_assets.numerai.signals_api import NumeraiError, SignalsAPI
 from signals_assets.numerai.universe import LIVE_MAX_AGE_S
 
@@ -34,23 +56,11 @@ logger = logging.getLogger(__name__)
 VALIDATION, NEUTRALIZER = "validation.parquet", "validation_neutralizer.parquet"
 EXAMPLE_PREDS, LIVE = "validation_example_preds.parquet", "live.parquet"
 TICKER, DATE = "numerai_ticker", "date"
-# The main payout target of each version (Numerai's notebooks, numerai-cli); any other version: "target",
-# the name Numerai gives the main target from v3.1 on.
-DEFAULT_TARGETS = {"signals/v2.1": "target_chili_60", "signals/v3.0": "target_jupiter_60", "signals/v3.1": "target"}
-FALLBACK_TARGET = "target"
 MAX_AGE_S = {LIVE: LIVE_MAX_AGE_S}  # any other file is downloaded once per version
 LISTING_MAX_AGE_S = 24 * 3600
-LIST_DATASETS_QUERY = """
-  query($round: Int $tournament: Int) {
-    listDatasets(round: $round tournament: $tournament)
-  }
-"""
-_VERSION = re.compile(r"^(?:signals/)?v?(\d+)\.(\d+)$")
-_FILE = re.compile(r"^signals/v(\d+)\.(\d+)/(.+)$")
-
-
-class NumeraiDataError(Exception):
-    """A Numerai file, version, date or column is not there; the message says what is and which setting to change."""
+LISTING_FILE = "list_datasets.json"
+EXAMPLE_PREDICTION_COLUMNS = ("prediction", "signal")  # the v3 notebook's name, and the submission's
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -60,59 +70,6 @@ class ReadStats:
     row_groups_read: int
     row_groups_total: int
     rows: int
-
-
-def normalize_version(text: str) -> str:
-    """'signals/v3.0', 'v3.0' or '3.0' -> 'signals/v3.0'."""
-    match = _VERSION.match(str(text).strip())
-    if not match:
-        raise NumeraiDataError(
-            f"{text!r} is not a Signals dataset version: set NUMERAI_DATASET_VERSION to signals/vX.Y."
-        )
-    return f"signals/v{int(match[1])}.{int(match[2])}"
-
-
-def versions(filenames: Iterable[str]) -> dict[str, list[str]]:
-    """Signals versions in a listing -> their file names, oldest version first (numeric: v3.10 > v3.9)."""
-    found: dict[tuple[int, int], list[str]] = {}
-    for filename in filenames:
-        if match := _FILE.match(filename):
-            found.setdefault((int(match[1]), int(match[2])), []).append(match[3])
-    return {f"signals/v{major}.{minor}": sorted(names) for (major, minor), names in sorted(found.items())}
-
-
-def newest_version(filenames: Iterable[str], needed_file: str) -> str:
-    """The newest 'signals/vX.Y' in the listing that has `needed_file`."""
-    listed = versions(filenames)
-    having = [version for version, names in listed.items() if needed_file in names]
-    if not having:
-        raise NumeraiDataError(
-            f"No Signals dataset version on Numerai has {needed_file}; versions listed: "
-            f"{', '.join(listed) or 'none'}. Set NUMERAI_DATA_DIR to a folder holding it."
-        )
-    return having[-1]
-
-
-def default_target(version: str | None) -> str:
-    return DEFAULT_TARGETS.get(version or "", FALLBACK_TARGET)
-
-
-def list_datasets(api: SignalsAPI) -> list[str]:
-    """numerapi's list_datasets for Signals, with numerapi's quiet failures made NumeraiError."""
-    client = numerapi.SignalsAPI(show_progress_bars=False)
-    variables = {"round": None, "tournament": SIGNALS_TOURNAMENT}
-    with numerapi_call(()) as logged:
-        try:
-            result = client.raw_query(
-                LIST_DATASETS_QUERY, variables, retries=api.request_retries, delay=api.retry_delay_seconds
-            )
-        except ValueError as err:
-            raise NumeraiError(f"Numerai refused to list its datasets: {err}.") from None
-    listing = ((result or {}).get("data") or {}).get("listDatasets")
-    if listing is None:
-        cause = "; ".join(logged) or "no data in the response"
-        raise NumeraiError(f"could not list Numerai's datasets at {numerapi.base_api.API_TOURNAMENT_URL}: {cause}.")
-    return list(listing)
 
 
 def _as_date(value: object) -> date:
@@ -150,22 +107,24 @@ class NumeraiFiles:
         self.last_read: ReadStats | None = None
 
     def _list(self) -> list[str]:
-        """Numerai's file names, asked at most daily (saved in the cache), the saved ones when it fails."""
+        """Numerai's file names, asked at most daily (saved in the cache), the saved ones when it fails. An
+        unreadable saved listing counts as none."""
         if self._listing is None:
             assert self.cache_dir is not None and self.api is not None
-            saved = self.cache_dir / "list_datasets.json"
-            fresh = saved.exists() and time.time() - saved.stat().st_mtime < LISTING_MAX_AGE_S
+            saved_path = self.cache_dir / LISTING_FILE
+            saved = read_listing(saved_path, self.log)
+            if saved is not None and time.time() - saved_path.stat().st_mtime < LISTING_MAX_AGE_S:
+                self._listing = saved
+                return saved
             try:
-                self._listing = json.loads(saved.read_text()) if fresh else list_datasets(self.api)
+                self._listing = list_datasets(self.api)
             except NumeraiError as err:
-                if not saved.exists():
+                if saved is None:
                     raise
-                self.log.warning(f"Could not list Numerai's datasets ({err}); using the listing saved at {saved}.")
-                self._listing = json.loads(saved.read_text())
-                return self._listing
-            if not fresh:
-                saved.parent.mkdir(parents=True, exist_ok=True)
-                saved.write_text(json.dumps(self._listing))
+                self.log.warning(f"Could not list Numerai's datasets ({err}); using the listing saved at {saved_path}.")
+                self._listing = saved
+                return saved
+            save_listing(saved_path, self._listing)
         return self._listing
 
     def version_of(self, name: str) -> str | None:
@@ -196,11 +155,13 @@ class NumeraiFiles:
         if cache.exists() and (max_age is None or time.time() - cache.stat().st_mtime < max_age):
             return cache
         try:
-            self.api.download(f"{version}/{name}", cache, check=pq.ParquetFile)
-        except NumeraiError as err:
+            self.api.download(f"{version}/{name}", cache, check=parquet_download_check(name, version))
+        except (NumeraiError, NumeraiDataError) as err:
             if cache.exists():  # a stale live file beats none
                 self.log.warning(f"Could not refresh {version}/{name} ({err}); using the cached {cache}.")
                 return cache
+            if isinstance(err, NumeraiDataError):  # Numerai has the file, but served something else
+                raise
             try:
                 has = versions(self._list()).get(version, [])
             except NumeraiError:
@@ -213,22 +174,55 @@ class NumeraiFiles:
             ) from None
         return cache
 
+    def described(self, name: str) -> tuple[str, str]:
+        """How a message names `name` (where it is, where it came from), and how to get a good copy of it. Asks
+        nothing and downloads nothing: call it once `path(name)` has answered."""
+        if self.data_dir is not None:
+            return f"{self.data_dir / name} (NUMERAI_DATA_DIR)", local_fix(name, self.data_dir)
+        assert self.cache_dir is not None
+        version = self.version_of(name)
+        path = self.cache_dir / str(version) / name
+        return f"Numerai's {version}/{name} (cached at {path})", cached_fix(path, version)
+
     def _open(self, name: str) -> tuple[ds.Dataset, list[ds.ParquetFileFragment]]:
         if name not in self._opened:  # the footer is read once per file, not once per date
-            dataset = ds.dataset(self.path(name), format="parquet")
+            path = self.path(name)
+            label, fix = self.described(name)
+            try:
+                dataset = ds.dataset(path, format="parquet")
+                fragments = list(dataset.get_fragments())
+            except READ_ERRORS as err:
+                raise unreadable(label, path, err, fix) from None
             if DATE not in dataset.schema.names:
-                raise NumeraiDataError(f"{self.path(name)} has no {DATE} column; is it one of Numerai's files?")
-            self._opened[name] = (dataset, list(dataset.get_fragments()))
+                raise NumeraiDataError(
+                    f"{label} has no {DATE} column (columns: {', '.join(dataset.schema.names[:8])}): it is not one of "
+                    f"Numerai's dataset files. {fix}"
+                )
+            if not sum(fragment.metadata.num_rows for fragment in fragments):  # the footer's count: no read
+                raise NumeraiDataError(f"{label} has no rows. {fix}")
+            self._opened[name] = (dataset, fragments)
         return self._opened[name]
+
+    def _read(self, name: str, read: Callable[[], T]) -> T:
+        """`read()` of `name`'s rows, with a damaged page raised as NumeraiDataError naming the file."""
+        try:
+            return read()
+        except READ_ERRORS as err:
+            label, fix = self.described(name)
+            raise unreadable(label, Path(self._opened[name][0].files[0]), err, fix) from None
 
     def columns(self, name: str) -> list[str]:
         return self._open(name)[0].schema.names
 
     def dates(self, name: str = VALIDATION) -> list[date]:
-        """The file's dates, sorted, read from its date column alone."""
+        """The file's dates, sorted, read from its date column alone; a file without any is not usable."""
         if name not in self._dates:
-            column = self._open(name)[0].to_table(columns=[DATE]).column(DATE).unique()
+            dataset = self._open(name)[0]
+            column = self._read(name, lambda: dataset.to_table(columns=[DATE])).column(DATE).unique()
             self._dates[name] = sorted({_as_date(value) for value in column.to_pylist() if value is not None})
+            if not self._dates[name]:
+                label, fix = self.described(name)
+                raise NumeraiDataError(f"{label} has no rows with a date (its {DATE} column is empty). {fix}")
         return self._dates[name]
 
     def has_date(self, day: date, name: str = VALIDATION) -> bool:
@@ -253,45 +247,80 @@ class NumeraiFiles:
         dataset, fragments = self._open(name)
         missing = [column for column in columns or [] if column not in dataset.schema.names]
         if missing:
-            raise NumeraiDataError(f"{name} has no column {', '.join(missing)}.")
-        where = ds.field(DATE) == self._value(dataset, day)
-        groups = [group for fragment in fragments for group in fragment.split_by_row_group(where)]
-        tables = [group.to_table(schema=dataset.schema, columns=columns, filter=where) for group in groups]
-        table = pa.concat_tables(tables) if tables else dataset.schema.empty_table()
+            label, fix = self.described(name)
+            raise NumeraiDataError(
+                f"{label} has no column {', '.join(missing)} (columns: {', '.join(dataset.schema.names[:12])}). {fix}"
+            )
+
+        def read() -> tuple[pa.Table, int]:
+            where = ds.field(DATE) == self._value(dataset, day)
+            groups = [group for fragment in fragments for group in fragment.split_by_row_group(where)]
+            tables = [group.to_table(schema=dataset.schema, columns=columns, filter=where) for group in groups]
+            return (pa.concat_tables(tables) if tables else dataset.schema.empty_table()), len(groups)
+
+        table, groups_read = self._read(name, read)
         table = table.select(columns) if columns else table
         total = sum(fragment.metadata.num_row_groups for fragment in fragments)
-        self.last_read = ReadStats(name, day, len(groups), total, table.num_rows)
+        self.last_read = ReadStats(name, day, groups_read, total, table.num_rows)
         return table.to_pandas()
+
+    def _by_ticker(self, name: str, day: date, columns: list[str]) -> pd.DataFrame:
+        """`columns` of `name` on `day`, indexed by numerai_ticker: one row per ticker, tickers as Numerai
+        writes them (NumeraiDataError naming the file otherwise)."""
+        frame = self.read_date(name, day, [TICKER, *columns])
+        label, fix = self.described(name)
+        one_row_per_ticker(frame, label, _as_date(day), fix)
+        upper_case_tickers(frame, label, _as_date(day), fix)
+        return frame.set_index(TICKER)
 
     def target_column(self, target_col: str | None = None) -> str:
         """`target_col`, else the target setting, else the version's main target; it must be in validation.parquet."""
         column = target_col or self.target or default_target(self.version_of(VALIDATION))
         if column not in self.columns(VALIDATION):
-            has = ", ".join(n for n in self.columns(VALIDATION) if n.startswith("target")) or "none"
-            source = "the target setting" if (target_col or self.target) else "the version's main target"
+            has = ", ".join(n for n in self.columns(VALIDATION) if n.startswith("target"))
+            version = self.version_of(VALIDATION)
+            source = f"{version}'s main target" if version else "the default target: the folder names no version"
+            source = "the target setting" if (target_col or self.target) else source
+            label, fix = self.described(VALIDATION)
+            fix = "Set the target setting of the numerai_data resource to one of them." if has else fix
             raise NumeraiDataError(
-                f"{VALIDATION} ({self.version_of(VALIDATION) or self.data_dir}) has no column {column!r} "
-                f"({source}); its target columns: {has}. Set the target setting of the numerai_data resource "
-                f"to one of them."
+                f"{label} has no column {column!r} ({source}); its target columns: "
+                f"{has or 'none, so it cannot score a week'}. {fix}"
             )
         return column
 
     def targets(self, day: date, target_col: str | None = None) -> pd.Series:
         """The target of each ticker on `day`; tickers whose target is not resolved yet (NaN) dropped."""
         column = self.target_column(target_col)
-        return self.read_date(VALIDATION, day, [TICKER, column]).set_index(TICKER)[column].dropna()
+        values = self._by_ticker(VALIDATION, day, [column])[column]
+        label, fix = self.described(VALIDATION)
+        finite_targets(values, label, column, _as_date(day), fix)
+        return values.dropna()
 
     def neutralizer(self, day: date) -> pd.DataFrame:
         """The neutralizer_* matrix of `day`, indexed by numerai_ticker, all-NaN rows dropped."""
         columns = [n for n in self.columns(NEUTRALIZER) if n.startswith("neutralizer")]
-        return self.read_date(NEUTRALIZER, day, [TICKER, *columns]).set_index(TICKER).dropna(how="all")
+        if not columns:
+            label, fix = self.described(NEUTRALIZER)
+            raise NumeraiDataError(
+                f"{label} has no neutralizer_* column (columns: {', '.join(self.columns(NEUTRALIZER)[:8])}). {fix}"
+            )
+        return self._by_ticker(NEUTRALIZER, day, columns).dropna(how="all")
 
     def example_preds(self, day: date) -> pd.Series:
-        """Numerai's example predictions on `day` (a proxy for the meta model), indexed by numerai_ticker."""
+        """Numerai's example predictions on `day` (a proxy for the meta model), indexed by numerai_ticker: the
+        prediction (or signal) column, else the file's only column besides the ticker and date ones."""
         names = self.columns(EXAMPLE_PREDS)
-        column = next((n for n in ("prediction", "signal") if n in names), None)
-        column = column or next(n for n in names if n not in (TICKER, DATE, "composite_figi", "data_type"))
-        return self.read_date(EXAMPLE_PREDS, day, [TICKER, column]).set_index(TICKER)[column].dropna()
+        others = [n for n in names if n not in (TICKER, DATE, "composite_figi", "bloomberg_ticker", "data_type")]
+        column = next((n for n in EXAMPLE_PREDICTION_COLUMNS if n in names), others[0] if len(others) == 1 else None)
+        if column is None:
+            label, fix = self.described(EXAMPLE_PREDS)
+            raise NumeraiDataError(
+                f"{label} has no prediction column: neither {' nor '.join(EXAMPLE_PREDICTION_COLUMNS)}, and "
+                f"{'no other column' if not others else 'several others: ' + ', '.join(others[:8])} besides "
+                f"{TICKER} and {DATE}. {fix}"
+            )
+        return self._by_ticker(EXAMPLE_PREDS, day, [column])[column].dropna()
 
     def universe_on(self, day: date) -> pd.DataFrame | None:
         """The tickers on `day` in Numerai's historical data (validation.parquet); None when the date is not
@@ -300,4 +329,6 @@ class NumeraiFiles:
             return None
         columns = [n for n in (TICKER, "bloomberg_ticker", "composite_figi") if n in self.columns(VALIDATION)]
         frame = self.read_date(VALIDATION, day, columns)
+        label, fix = self.described(VALIDATION)
+        upper_case_tickers(frame, label, _as_date(day), fix)  # a duplicate row names the same ticker: harmless here
         return frame.dropna(subset=[TICKER]).drop_duplicates(TICKER).reset_index(drop=True)

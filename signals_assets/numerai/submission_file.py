@@ -55,12 +55,18 @@ def write_submission_csv(
 
     An interrupted or failed write leaves the old file (or none) under the valid name, never a partial one.
     """
-    target = submission_csv_path(directory, friday)
+    return _write_atomically(
+        submission_csv_path(directory, friday), lambda handle: submission.to_csv(handle, index=False)
+    )
+
+
+def _write_atomically(target: Path, fill) -> Path:
+    """`fill(handle)` writes the text; it lands under `target` whole or not at all."""
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".csv.tmp", dir=target.parent)
     try:
         with os.fdopen(handle, "w", newline="") as temp_file:
-            submission.to_csv(temp_file, index=False)
+            fill(temp_file)
             temp_file.flush()
             os.fsync(temp_file.fileno())
         os.replace(temp_name, target)
@@ -76,3 +82,25 @@ def remove_submission_csv(directory: str | os.PathLike, friday: date | str | pd.
     existed = target.exists()
     target.unlink(missing_ok=True)
     return existed
+
+
+# What Numerai received, kept under the output folder: the churn gate measures a week against these, the files
+# Numerai compares with, not whatever a later run left under the valid name.
+UPLOADED_DIR = "uploaded"
+
+
+def uploaded_csv_path(directory: str | os.PathLike, friday: date | str | pd.Timestamp) -> Path:
+    """Where the copy of the week's uploaded file is kept: `<directory>/uploaded/signals_<YYYY-MM-DD>.csv`."""
+    return submission_csv_path(Path(directory) / UPLOADED_DIR, friday)
+
+
+def keep_uploaded_copy(csv_path: Path, directory: str | os.PathLike, friday: date | str | pd.Timestamp) -> Path:
+    """Copy the file just uploaded, byte for byte, to `uploaded_csv_path` (atomically)."""
+    with open(csv_path, newline="") as uploaded:
+        text = uploaded.read()
+    return _write_atomically(uploaded_csv_path(directory, friday), lambda handle: handle.write(text))
+
+
+def rendered(submission: pd.DataFrame) -> bytes:
+    """The bytes `write_submission_csv` writes for these rows: what a file must hold to be this submission."""
+    return submission.to_csv(index=False).encode()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from signals_assets.numerai.file_checks import NumeraiDataError
 from signals_assets.numerai.signals_api import NumeraiError, SignalsAPI
 from signals_assets.signal.scaling import TICKER_COLUMN
 
@@ -79,11 +80,21 @@ def live_universe(
         except UniverseUnavailable as err:
             log.warning(f"The cached live universe is unreadable, downloading it again: {err}")
     origin = f"Numerai's {filename} (cached at {cache})"
+
+    def check(downloaded: Path) -> None:  # the message names what Numerai served, not the temp file
+        try:
+            load_universe(downloaded)
+        except UniverseUnavailable as err:
+            raise UniverseUnavailable(
+                str(err).replace(f"Universe file {downloaded}", f"The {filename} that Numerai served")
+            ) from None
+
     try:
-        api.download(filename, cache, check=load_universe)
+        api.download(filename, cache, check=check)
     except (NumeraiError, UniverseUnavailable) as err:
+        failed = "could not be reached" if isinstance(err, NumeraiError) else "served an unusable file"
         no_cache = (
-            f"Numerai could not be reached for the live universe and there is no cached copy: {err} "
+            f"Numerai {failed} for the live universe and there is no cached copy: {err} "
             f"To run without Numerai, set {UNIVERSE_ENV} to a local parquet or csv with a {TICKER_COLUMN} column."
         )
         if not cache.exists():
@@ -119,7 +130,15 @@ def numerai_live_universe(files: NumeraiFiles, log: logging.Logger | None = None
     log = log or logger
     if files.data_dir is not None:
         path = files.path(LIVE_FILE)  # NumeraiDataError naming NUMERAI_DATA_DIR when it lacks the file
-        return load_universe(path), f"{path} (NUMERAI_DATA_DIR)"
+        try:
+            return load_universe(path), f"{path} (NUMERAI_DATA_DIR)"
+        except UniverseUnavailable as err:  # the file came from NUMERAI_DATA_DIR: that is what to fix
+            label, fix = files.described(LIVE_FILE)
+            problem = str(err).replace(f"Universe file {path} ", "").split(f" Set {UNIVERSE_ENV}")[0]
+            raise NumeraiDataError(
+                f"{label} is not a usable live universe: it {problem} {fix} Or set {UNIVERSE_ENV} to a local "
+                f"parquet or csv with a {TICKER_COLUMN} column."
+            ) from None
     assert files.api is not None and files.cache_dir is not None
     try:
         version = files.version_of(LIVE_FILE)

@@ -43,8 +43,12 @@ from signals_assets.weeks import FIRST_WEEK
 
 # Half-lives of lookback: the oldest week read weighs 0.5 ** 8 = 0.39 % of this week's.
 LOOKBACK_HALFLIVES = 8
+# A year's halflife already weighs news of eight years back; longer is a typo, and would read weeks for minutes.
+MAX_HALFLIFE_WEEKS = 52
 # The columns that say which model scored a week (finbert_scores' fingerprint of the model files).
 MODEL_COLUMNS = ("model", "revision")
+# How many missing weeks a warning names before it counts the rest.
+SHOWN_MISSING_WEEKS = 8
 
 
 def validated_halflife(halflife_weeks: float) -> float:
@@ -53,11 +57,11 @@ def validated_halflife(halflife_weeks: float) -> float:
         value = float(halflife_weeks)
     except (TypeError, ValueError):
         value = float("nan")
-    if not math.isfinite(value) or value < 0:
+    if not math.isfinite(value) or not 0 <= value <= MAX_HALFLIFE_WEEKS:
         raise ValueError(
             f"halflife_weeks={halflife_weeks!r} is not allowed: it must be 0 (this week only, the default) or a "
-            "positive number of weeks, e.g. 2. Set the environment variable SIGNAL_HALFLIFE_WEEKS, or the "
-            "signal_settings resource's halflife_weeks in the launch config."
+            f"positive number of weeks up to {MAX_HALFLIFE_WEEKS}, e.g. 2. Set the environment variable "
+            "SIGNAL_HALFLIFE_WEEKS, or the signal_settings resource's halflife_weeks in the launch config."
         )
     return value
 
@@ -90,6 +94,18 @@ class SmoothedSignal:
     """Earlier weeks inside the lookback with no stored scores (not materialized yet, or without news)."""
     other_models: list[str]
     """`model @ revision` of earlier weeks scored by another model than this week's, if any."""
+
+
+def missing_weeks_listed(weeks_missing: list[pd.Timestamp], shown: int = SHOWN_MISSING_WEEKS) -> str:
+    """The missing weeks for a warning, most recent first: last week weighs most in the decay, so its gap is the
+    one to name. The first `shown` are named, the rest counted down to the oldest, where a backfill starts:
+    '2026-10-24, 2026-10-17, ... and 8 older weeks, back to 2026-07-11'."""
+    days = [week_stamp(week).date().isoformat() for week in sorted(weeks_missing, reverse=True)]
+    named = ", ".join(days[:shown])
+    older = len(days) - shown
+    if older <= 0:
+        return named
+    return f"{named} and {older} older week{'s' if older > 1 else ''}, back to {days[-1]}"
 
 
 def smoothed_signal(

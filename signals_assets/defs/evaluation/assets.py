@@ -6,7 +6,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from signals_assets.defs.metadata import preview
+from signals_assets.defs.metadata import bounded_metadata, preview
 from signals_assets.defs.numerai.assets import NUMERAI_CACHE
 from signals_assets.defs.numerai.data import NumeraiData
 from signals_assets.defs.numerai.resources import NumeraiSignals
@@ -14,8 +14,7 @@ from signals_assets.defs.partitions import week_of, weekly_asset
 from signals_assets.defs.warehouse import SCHEMA, Warehouse
 from signals_assets.evaluation.baseline import provider_label_signal
 from signals_assets.evaluation.scoring import score_week
-from signals_assets.numerai.datasets import NumeraiDataError
-from signals_assets.numerai.signals_api import NumeraiError
+from signals_assets.evaluation.week_data import read_week_data
 from signals_assets.weeks import Week, with_week_column
 
 FIGURES = ["status", "coverage", "ncorr", "numerai_corr", "nmmc_proxy", "neutral_churn", "churn_penalty"]
@@ -54,38 +53,37 @@ def signal_evaluation(
     numerai_universe: pd.DataFrame,
 ) -> pd.DataFrame:
     """The week's signal scored as Numerai scores it (numerai-tools), next to a baseline of the provider's own
-    labels: status (scored, or pending until the targets resolve), coverage, NCORR (what Numerai pays on),
+    labels: status (scored; pending until the targets resolve; no_data when Numerai's files or the universe cannot
+    give a score, the reason in the metadata and the log), coverage, NCORR (what Numerai pays on),
     numerai_corr, the NMMC proxy against the example predictions, and neutral churn against the previous week
     with the payout share it keeps. A figure that cannot be computed is NULL, its reason in the metadata."""
     week = week_of(context)
     previous_week = Week.from_key((week.start - timedelta(days=7)).strftime("%Y-%m-%d"))
     friday, previous_friday = week.friday, previous_week.friday
-    inputs: dict = {"targets": None, "neutralizer": None, "example_preds": None, "previous_neutralizer": None}
-    data_note = ""
-    try:
-        files = numerai_data.files(warehouse.cache_dir(NUMERAI_CACHE), numerai.api(), context.log)
-        if files.has_date(friday):
-            inputs.update(
-                targets=files.targets(friday),
-                neutralizer=files.neutralizer(friday),
-                example_preds=files.example_preds(friday),
-            )
-            data_note = f"target {files.target_column()} from {files.path('validation.parquet')}"
-        else:
-            data_note = f"{friday} is not a date of Numerai's validation data yet: its targets have not resolved"
-        if files.has_date(previous_friday):
-            inputs["previous_neutralizer"] = files.neutralizer(previous_friday)
-    except (NumeraiError, NumeraiDataError) as error:
-        data_note = f"Numerai's data could not be read: {error}"
-        context.log.warning(f"Week {week.key} is not scored: {data_note}")
+    data = read_week_data(
+        lambda: numerai_data.files(warehouse.cache_dir(NUMERAI_CACHE), numerai.api(), context.log),
+        friday,
+        previous_friday,
+    )
+    if data.problem:
+        context.log.warning(f"Week {week.key} cannot be scored (no_data): {data.problem}")
+    if data.previous_problem:
+        context.log.warning(f"Week {week.key} has no neutral churn: {data.previous_problem}")
 
     current = _signals(scaled_signal, filtered_headlines)
     previous = _stored_week(warehouse, previous_week)
     rows, reasons = [], {}
     for name in SIGNALS:
         score = score_week(
-            current[name], numerai_universe["numerai_ticker"].astype(str), previous_signal=previous.get(name), **inputs
+            current[name],
+            numerai_universe["numerai_ticker"].astype(str),
+            previous_signal=previous.get(name),
+            **data.inputs(),
         )
+        if data.previous_problem and previous.get(name) is not None and score.neutral_churn is None:
+            why = f"the previous week's neutralizer could not be read: {data.previous_problem}"
+            score.reasons["neutral_churn"] = why
+            score.reasons["churn_penalty"] = "neutral_churn_penalty needs the neutral churn: " + why
         rows.append({"signal": name, **{figure: getattr(score, figure) for figure in FIGURES}})
         reasons[name] = score.reasons
     frame = pd.DataFrame(rows, columns=EVALUATION_COLUMNS).astype(
@@ -99,6 +97,12 @@ def signal_evaluation(
         )
     )
     context.add_output_metadata(
-        {"numerai_data": data_note, "reasons": dg.MetadataValue.json(reasons), "preview": preview(frame)}
+        bounded_metadata(
+            {
+                "numerai_data": data.problem or data.note,
+                "reasons": dg.MetadataValue.json(reasons),
+                "preview": preview(frame),
+            }
+        )
     )
     return with_week_column(frame, week)

@@ -12,6 +12,7 @@ import duckdb
 import pandas as pd
 from pydantic import Field
 
+from signals_assets.defs.metadata import bounded
 from signals_assets.defs.numerai.assets import NUMERAI_CACHE
 from signals_assets.defs.numerai.data import NumeraiData
 from signals_assets.defs.numerai.resources import NumeraiSignals
@@ -152,7 +153,7 @@ def backtest_report(
     if not weeks:
         metadata["message"] = dg.MetadataValue.text(NOTHING_SCORED)
     if inputs.problem:
-        metadata["numerai_data"] = dg.MetadataValue.text(inputs.problem)
+        metadata["numerai_data"] = dg.MetadataValue.text(str(bounded(inputs.problem)))
     context.add_output_metadata(metadata)
     context.log.info(
         f"Backtest over {weeks} scored weeks, halflife table over {sweep['week_start'].nunique()} stored weeks "

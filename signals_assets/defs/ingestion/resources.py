@@ -19,7 +19,7 @@ import pandas as pd
 from pydantic import Field
 
 from signals_assets.defs.environment import from_env, is_set, uses_sample_news
-from signals_assets.news import articles, paging, quota, sample
+from signals_assets.news import articles, budget_messages, paging, quota, sample
 from signals_assets.news.call_estimate import CacheReader, FetchSettings, estimate_backfill, estimate_week
 from signals_assets.news.client import API_KEY_ENV, BASE_URL_ENV, QuotaExhausted, StockNewsAPIError, StockNewsClient
 from signals_assets.news.emulator import EmulatedAPIError
@@ -174,7 +174,7 @@ class StockNewsAPI(NewsSource):
             expected = estimate_week(
                 week, tickers, self._settings(), CacheReader(cached.cache if cached else None), refresh=self.refresh
             )
-            log.info(quota.check_week(week.key, expected.calls, expected.describe(), metered.status()))
+            log.info(budget_messages.check_week(week.key, expected.calls, expected.describe(), metered.status()))
             note, usage = _cache_note(cached, date_range), lambda: _usage(client, cached)
             ran_out: StockNewsAPIError | None = None
             try:
@@ -193,8 +193,10 @@ class StockNewsAPI(NewsSource):
             except (QuotaExhausted, CallBudgetExceeded) as exc:
                 folder = cached.cache.folder_for(date_range) if cached is not None else None
                 why = "cache_responses is off" if cached is None else "the week is still open"
-                resume = quota.resume_note(week.key, folder, why, client.api_calls, cached.hits if cached else 0)
-                ran_out = quota.calls_ran_out(exc, metered.status(), resume)
+                resume = budget_messages.resume_note(
+                    week.key, folder, why, client.api_calls, cached.hits if cached else 0
+                )
+                ran_out = budget_messages.calls_ran_out(exc, metered.status(), resume)
             if ran_out is not None:
                 raise ran_out
         spent = metered.status()
@@ -205,7 +207,7 @@ class StockNewsAPI(NewsSource):
         cache = ResponseCache(Path(cache_dir), self.base_url, self.api_key, log) if self.cache_responses else None
         estimate = estimate_backfill(weeks, tickers, self._settings(), CacheReader(cache))
         status = self._ledger(cache_dir, log).status(self.monthly_call_budget)
-        budget = quota.backfill_budget_note(estimate.calls, estimate.calls_per_uncached_week, status)
+        budget = budget_messages.backfill_budget_note(estimate.calls, estimate.calls_per_uncached_week, status)
         return f"{estimate.describe()} {status.describe()}. {budget}"
 
     def supported_tickers(self, cache_dir: Path, log: Any) -> tuple[pd.DataFrame, int]:
@@ -237,8 +239,9 @@ class StockNewsAPI(NewsSource):
         return CallLedger(quota.ledger_path(cache_dir), log)
 
     def _metered(self, client: StockNewsClient, cache_dir: Path, log: Any) -> MeteredGet:
-        """The client's get, its calls counted in the month's ledger and held to monthly_call_budget."""
-        return MeteredGet(client.get, lambda: client.api_calls, self._ledger(cache_dir, log), self.monthly_call_budget)
+        """The client's get, each request (retries included) counted in the month's ledger before it is sent and
+        held to monthly_call_budget."""
+        return MeteredGet.of_client(client, self._ledger(cache_dir, log), self.monthly_call_budget)
 
     def _cached(self, metered: MeteredGet, cache_dir: Path, log: Any, refresh: bool = False) -> CachedGet | None:
         if not self.cache_responses:

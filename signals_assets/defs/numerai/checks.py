@@ -6,14 +6,14 @@ from collections.abc import Iterator
 import dagster as dg
 import pandas as pd
 
-from signals_assets.defs.numerai.assets import NUMERAI_CACHE
-from signals_assets.defs.numerai.churn import CHURN_GATE, churn_gate_report
+from signals_assets.defs.metadata import bounded, bounded_metadata
+from signals_assets.defs.numerai.churn import CHURN_GATE, gate_report_in
 from signals_assets.defs.numerai.data import NumeraiData
 from signals_assets.defs.numerai.resources import NumeraiSignals
 from signals_assets.defs.partitions import week_of, weekly_partitions
 from signals_assets.defs.signal.resources import SignalSettings
 from signals_assets.defs.warehouse import Warehouse
-from signals_assets.numerai.submission_file import build_submission
+from signals_assets.numerai.submission_file import build_submission, remove_submission_csv
 from signals_assets.numerai.validation import RULES, check_rules
 
 RULE_DESCRIPTIONS = {
@@ -39,19 +39,32 @@ RULE_DESCRIPTIONS = {
     ins={"scaled_signal": dg.AssetIn("scaled_signal"), "numerai_universe": dg.AssetIn("numerai_universe")},
 )
 def submission_is_valid(
-    numerai: NumeraiSignals, scaled_signal: pd.DataFrame, numerai_universe: pd.DataFrame
+    context: dg.AssetCheckExecutionContext,
+    numerai: NumeraiSignals,
+    warehouse: Warehouse,
+    scaled_signal: pd.DataFrame,
+    numerai_universe: pd.DataFrame,
 ) -> Iterator[dg.AssetCheckResult]:
     """numerai-tools' validator, run once over the week's submission and universe; a failed rule blocks the
-    submission file and the upload."""
+    submission file and the upload, and removes the week's file of an earlier run, so no unchecked file is left
+    where numerai_upload looks."""
+    week = week_of(context)
     rows = build_submission(scaled_signal, include_date=numerai.include_date_column)
     results, _report = check_rules(numerai_universe, rows)
+    removed = not all(result.passed for result in results) and remove_submission_csv(
+        warehouse.submissions_dir(), week.friday
+    )
+    if removed:
+        context.log.warning(
+            f"Removed the submission file of week {week.key} left by an earlier run: it fails the checks."
+        )
     for result in results:
         yield dg.AssetCheckResult(
             asset_key="scaled_signal",
             check_name=f"submission_{result.rule}",
             passed=result.passed,
-            description=result.description,
-            metadata=result.metadata,
+            description=str(bounded(result.description)),
+            metadata=bounded_metadata(result.metadata),
         )
 
 
@@ -62,10 +75,11 @@ def submission_is_valid(
     partitions_def=weekly_partitions,
     additional_deps=["numerai_universe"],
     description="Before an upload: the mean neutral churn (plain churn where the live date has no neutralizer) "
-    "of the week's submission against up to the last five weeks' submissions, and the payout share Numerai would "
+    "of the week's submission against the last five submissions Numerai received, and the payout share Numerai would "
     "keep. Over max_churn (SIGNAL_MAX_CHURN) it fails: with churn_gate 'block' (SIGNAL_CHURN_GATE) as an error "
-    "that stops numerai_upload, with 'warn' as a warning. A week that does not upload (a backfill, a dry run) "
-    "always passes, with the figures.",
+    "that stops numerai_upload, with 'warn' as a warning; with 'blend' (the default) the submission was blended "
+    "toward the last upload before it was written, and the check fails as a warning only when no blend reached the "
+    "threshold. A week that does not upload (a backfill, a dry run) always passes, with the figures.",
 )
 def churn_gate(
     context: dg.AssetCheckExecutionContext,
@@ -76,16 +90,16 @@ def churn_gate(
     submission: pd.DataFrame,
 ) -> dg.AssetCheckResult:
     """The churn gate: fails with ERROR severity (blocking numerai_upload) when the week would upload and its
-    churn is over the threshold in block mode; with WARN severity in warn mode."""
-    report = churn_gate_report(
-        week_of(context),
+    churn is over the threshold in block mode; with WARN severity in warn and blend mode."""
+    week = week_of(context)
+    report = gate_report_in(
+        context,
+        week,
         submission,
         numerai=numerai,
         numerai_data=numerai_data,
         signal_settings=signal_settings,
         warehouse=warehouse,
-        cache_dir=warehouse.cache_dir(NUMERAI_CACHE),
-        log=context.log,
     )
     if report.blocked:
         context.log.error(report.description)
@@ -96,6 +110,6 @@ def churn_gate(
     return dg.AssetCheckResult(
         passed=not (report.blocked or report.warned),
         severity=dg.AssetCheckSeverity.ERROR if report.blocked else dg.AssetCheckSeverity.WARN,
-        description=report.description,
-        metadata=report.metadata(),
+        description=str(bounded(report.description)),
+        metadata=bounded_metadata(report.metadata()),
     )

@@ -1,46 +1,40 @@
-"""The churn gate before an upload: this week's submission against up to the last five weeks' submissions.
+"""The churn gate before an upload: this week's submission against the last five that Numerai received.
 
 Numerai pays a positive score in full only while the submission's neutral churn against its last five
 submissions stays low (numerai-tools' `neutral_churn_penalty`: all of it up to 0.1, about half at 0.2). This
-module gathers what the pure gate (`signals_assets.evaluation.churn_gate`) needs from the warehouse (earlier
-weeks' rows of `signals.submission` and `signals.numerai_universe`) and from Numerai's files (each date's
-neutralizer, where the date has one; the live date usually has none, so plain churn stands in), and turns
-its answer into what the `churn_gate` check and `numerai_upload` report. Only a week that would upload is
-gated: a backfill or a dry run gets the figures, never a failure.
+module runs the pure gate (`signals_assets.evaluation.churn_gate`) over what churn_history.py reads (the last five
+uploads as sent, their universes and neutralizers; the live date usually has no neutralizer, so plain churn stands
+in) and says what it found. By default (churn_gate 'blend') a week over the threshold is blended toward the last
+upload before its file is written (`blend_for_upload`), so it uploads; 'block' stops it, 'warn' uploads it as is.
+Only a week that would upload is gated: a backfill or a dry run gets the figures against the stored submissions
+of the weeks before it, never a failure.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import date
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
+import dagster as dg
 import pandas as pd
 
+from signals_assets.defs.numerai.assets import NUMERAI_CACHE
+from signals_assets.defs.numerai.churn_history import WeekHistory, signal_series
 from signals_assets.defs.numerai.data import NumeraiData
 from signals_assets.defs.numerai.resources import NumeraiSignals
 from signals_assets.defs.signal.resources import SignalSettings
-from signals_assets.defs.warehouse import SCHEMA, Warehouse
-from signals_assets.evaluation.churn_gate import (
-    RECENT_WEEKS,
-    ChurnCheck,
-    GateOutcome,
-    churn_against_recent,
-    describe,
-    gate,
-)
-from signals_assets.numerai.datasets import NEUTRALIZER, NumeraiDataError
-from signals_assets.numerai.signals_api import NumeraiError
-from signals_assets.signal.scaling import SIGNAL_COLUMN, TICKER_COLUMN
-from signals_assets.weeks import PARTITION_COLUMN, Week
+from signals_assets.defs.warehouse import Warehouse
+from signals_assets.evaluation.churn_blend import Blend, least_blend
+from signals_assets.evaluation.churn_gate import ChurnCheck, GateOutcome, describe, gate
+from signals_assets.weeks import Week
 
 CHURN_GATE = "churn_gate"  # the check's name
 SETTINGS = (
     " Settings: halflife_weeks of the signal_settings resource (env SIGNAL_HALFLIFE_WEEKS); the threshold is "
-    "max_churn of the numerai resource (env SIGNAL_MAX_CHURN); churn_gate 'warn' (env SIGNAL_CHURN_GATE=warn) "
-    "uploads anyway with a warning."
+    "max_churn of the numerai resource (env SIGNAL_MAX_CHURN); SIGNAL_CHURN_GATE=blend (the default) blends the "
+    "week toward the last upload, SIGNAL_CHURN_GATE=block stops the upload, SIGNAL_CHURN_GATE=warn uploads anyway."
 )
 
 
@@ -60,6 +54,8 @@ class ChurnGateReport:
     threshold: float
     mode: str
     halflife_weeks: float
+    compared_with: str
+    blend: Mapping[str, object] = field(default_factory=dict)
 
     @property
     def applies(self) -> bool:
@@ -98,90 +94,27 @@ class ChurnGateReport:
             "weeks_compared": ", ".join(check.weeks_compared) or "none",
             "per_week_churn": dict(check.per_week),
             "weeks_skipped": dict(check.skipped),
+            "weeks_compared_over_shared_tickers": dict(check.common_tickers),
+            "compared_with": self.compared_with,
             "neutralizers": self.neutralizers,
             "threshold": self.threshold,
             "mode": self.mode,
             "halflife_weeks": self.halflife_weeks,
             "gated": self.applies,
             "upload": self.upload_reason or "this week uploads",
+            **self.blend,
         }
 
 
-def signal_series(rows: pd.DataFrame) -> pd.Series:
-    """A submission's rows (numerai_ticker, signal, ...) as the signal indexed by ticker."""
-    return pd.Series(rows[SIGNAL_COLUMN].to_numpy(dtype="float64"), index=rows[TICKER_COLUMN].astype(str).to_numpy())
-
-
-def read_submission_csv(path: Path) -> pd.DataFrame:
-    """The submission file as it will be uploaded (tickers kept as text: '000640 KR')."""
-    return pd.read_csv(path, dtype={TICKER_COLUMN: str})
-
-
-def _rows(
-    warehouse: Warehouse, table: str, columns: list[str], since: pd.Timestamp, until: pd.Timestamp
-) -> pd.DataFrame:
-    """The table's rows of the weeks from `since` to `until`, both included; none when the table does not exist."""
-    query = (
-        f"SELECT {PARTITION_COLUMN}, {', '.join(columns)} FROM {SCHEMA}.{table} "
-        f"WHERE {PARTITION_COLUMN} >= ? AND {PARTITION_COLUMN} <= ?"
-    )
-    try:
-        with warehouse.connect() as connection:
-            return connection.execute(query, [since, until]).fetchdf()
-    except duckdb.CatalogException:
-        return pd.DataFrame(columns=[PARTITION_COLUMN, *columns])
-
-
-def stored_weeks(
-    warehouse: Warehouse, week: Week, weeks: int = RECENT_WEEKS
-) -> tuple[dict[pd.Timestamp, pd.Series], dict[pd.Timestamp, pd.Series]]:
-    """The submissions of the `weeks` weeks before `week` that the warehouse holds, and the universes of those
-    weeks and of `week` itself, each keyed by its week_start."""
-    since = week.week_start - pd.Timedelta(weeks=weeks)
-    submissions = _rows(warehouse, "submission", [TICKER_COLUMN, SIGNAL_COLUMN], since, week.week_start)
-    universes = _rows(warehouse, "numerai_universe", [TICKER_COLUMN], since, week.week_start)
-    earlier = {
-        pd.Timestamp(start): signal_series(rows)
-        for start, rows in submissions.groupby(PARTITION_COLUMN)
-        if pd.Timestamp(start) < week.week_start and not rows.empty
+def blend_metadata(blend: Blend, threshold: float) -> dict[str, object]:
+    """The blend's figures as the submission and numerai_upload record them."""
+    return {
+        "blend_weight": round(blend.weight, 6),
+        "churn_before_blend": blend.churn_before,
+        "churn_after_blend": blend.churn_after,
+        "blended_toward": blend.toward,
+        "blend": blend.describe(threshold),
     }
-    tickers = {
-        pd.Timestamp(start): rows[TICKER_COLUMN].astype(str) for start, rows in universes.groupby(PARTITION_COLUMN)
-    }
-    return earlier, tickers
-
-
-def friday_of(week_start: pd.Timestamp) -> date:
-    return Week.from_key(week_start.strftime("%Y-%m-%d")).friday
-
-
-def neutralizers(
-    numerai: NumeraiSignals,
-    numerai_data: NumeraiData,
-    cache_dir: Path,
-    week: Week,
-    earlier: list[pd.Timestamp],
-    log: logging.Logger,
-) -> tuple[pd.DataFrame | None, dict[pd.Timestamp, pd.DataFrame], str]:
-    """This week's neutralizer and the earlier weeks' (those Numerai's files have), and a line saying which.
-
-    Read only when the live date has one: without it the churn is plain, whatever the earlier weeks have.
-    When Numerai's files cannot be read, plain churn, with the reason.
-    """
-    try:
-        files = numerai_data.files(cache_dir, numerai.api(), log)
-        if not files.has_date(week.friday, NEUTRALIZER):
-            return None, {}, f"{week.friday} has no neutralizer in Numerai's {NEUTRALIZER}: plain churn"
-        current = files.neutralizer(week.friday)
-        previous = {
-            start: files.neutralizer(friday_of(start))
-            for start in earlier
-            if files.has_date(friday_of(start), NEUTRALIZER)
-        }
-    except (NumeraiError, NumeraiDataError) as error:
-        log.warning(f"Numerai's neutralizers could not be read, so the churn gate uses plain churn: {error}")
-        return None, {}, f"Numerai's data could not be read ({error}): plain churn"
-    return current, previous, f"{len(previous) + 1} dates' neutralizers from Numerai's {NEUTRALIZER}"
 
 
 def churn_gate_report(
@@ -194,33 +127,104 @@ def churn_gate_report(
     warehouse: Warehouse,
     cache_dir: Path,
     log: logging.Logger,
+    blend: Mapping[str, object] | None = None,
 ) -> ChurnGateReport:
-    """Churn of `submission` (this week's rows) against up to the last five weeks' submissions, and the gate's
-    answer under the numerai resource's max_churn (SIGNAL_MAX_CHURN) and churn_gate (SIGNAL_CHURN_GATE)."""
-    earlier, universes = stored_weeks(warehouse, week)
-    current_universe = universes.pop(week.week_start, None)
-    if earlier:
-        current_neutralizer, previous_neutralizers, note = neutralizers(
-            numerai, numerai_data, cache_dir, week, sorted(earlier), log
-        )
-    else:
-        current_neutralizer, previous_neutralizers, note = None, {}, "no earlier submission, nothing read"
-    check = churn_against_recent(
-        signal_series(submission),
-        earlier,
-        current_neutralizer,
-        previous_neutralizers,
-        current_universe=current_universe,
-        previous_universes=universes,
-    )
-    outcome = gate(check, numerai.max_churn, numerai.churn_gate == "block", signal_settings.halflife_weeks)
+    """Churn of `submission` (this week's rows) against the last five uploads (a week that does not upload: the
+    stored submissions of the five weeks before it), and the gate's answer under the numerai resource's max_churn
+    (SIGNAL_MAX_CHURN) and churn_gate (SIGNAL_CHURN_GATE). `blend`: what `blend_for_upload` did to the rows, as
+    `blend_metadata` gives it (recorded with the submission)."""
+    history = WeekHistory.read(week, numerai, numerai_data, warehouse, cache_dir, log)
+    check = history.check(signal_series(submission))
+    blend = dict(blend or {})
+    blended = str(blend["blend"]) if blend.get("blend_weight") else None
+    outcome = gate(check, numerai.max_churn, numerai.churn_gate, signal_settings.halflife_weeks, blended)
     return ChurnGateReport(
         week=week,
         check=check,
         outcome=outcome,
-        upload_reason=numerai.reason_not_to_upload(week),
-        neutralizers=note,
+        upload_reason=history.upload_reason,
+        neutralizers=history.note,
         threshold=numerai.max_churn,
         mode=numerai.churn_gate,
         halflife_weeks=signal_settings.halflife_weeks,
+        compared_with=history.compared_with,
+        blend=blend,
+    )
+
+
+def blend_for_upload(
+    week: Week,
+    submission: pd.DataFrame,
+    *,
+    numerai: NumeraiSignals,
+    numerai_data: NumeraiData,
+    warehouse: Warehouse,
+    cache_dir: Path,
+    log: logging.Logger,
+) -> Blend | None:
+    """With churn_gate 'blend' and a week that uploads: the least blend of `submission` toward the last upload that
+    brings its churn within max_churn (weight 0 when it already is). None when there is nothing to blend."""
+    if numerai.churn_gate != "blend" or numerai.reason_not_to_upload(week) is not None:
+        return None
+    history = WeekHistory.read(week, numerai, numerai_data, warehouse, cache_dir, log)
+    if not history.previous:
+        return None
+    latest = max(history.previous)
+    current = signal_series(submission)
+
+    def churn_of(signal: pd.Series) -> float:
+        return float(history.check(signal).churn)
+
+    return least_blend(
+        current,
+        history.previous[latest],
+        latest.date().isoformat(),
+        history.current_universe if history.current_universe is not None else current.index,
+        churn_of,
+        numerai.max_churn,
+    )
+
+
+BLEND_FIGURES = ("blend_weight", "churn_before_blend", "churn_after_blend", "blended_toward", "blend")
+
+
+def latest_materialization(context, asset: str, week: Week) -> dg.EventLogRecord | None:
+    """The week's latest materialization of `asset` in this instance, or None."""
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[week.key]), limit=1
+    ).records
+    return records[0] if records else None
+
+
+def recorded_blend(context, week: Week) -> dict[str, object]:
+    """The blend figures the week's latest submission recorded (none when it was not blended)."""
+    record = latest_materialization(context, "submission", week)
+    if record is None or record.asset_materialization is None:
+        return {}
+    metadata = record.asset_materialization.metadata
+    return {name: metadata[name].value for name in BLEND_FIGURES if name in metadata}
+
+
+def gate_report_in(
+    context,
+    week: Week,
+    submission: pd.DataFrame,
+    *,
+    numerai: NumeraiSignals,
+    numerai_data: NumeraiData,
+    signal_settings: SignalSettings,
+    warehouse: Warehouse,
+) -> ChurnGateReport:
+    """`churn_gate_report` from a step (the churn_gate check, numerai_upload): its log, the warehouse's Numerai
+    cache, and the blend the week's latest submission recorded."""
+    return churn_gate_report(
+        week,
+        submission,
+        numerai=numerai,
+        numerai_data=numerai_data,
+        signal_settings=signal_settings,
+        warehouse=warehouse,
+        cache_dir=warehouse.cache_dir(NUMERAI_CACHE),
+        log=context.log,
+        blend=recorded_blend(context, week),
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Literal
 
 import dagster as dg
 import pandas as pd
@@ -12,6 +11,7 @@ from pydantic import Field
 
 from signals_assets.defs.environment import choice_from_env, from_env, number_from_env, universe_default
 from signals_assets.defs.numerai.data import NumeraiData
+from signals_assets.evaluation.churn_gate import GATE_MODES, GateMode
 from signals_assets.news.sample import sample_universe
 from signals_assets.numerai.signals_api import SignalsAPI, UploadResult
 from signals_assets.numerai.universe import load_universe, numerai_live_universe
@@ -61,7 +61,7 @@ class NumeraiSignals(dg.ConfigurableResource):
         description="Add the optional date column (the week's Friday, YYYY-MM-DD) to the submission CSV.",
     )
     max_churn: float = Field(
-        default=number_from_env("SIGNAL_MAX_CHURN", 0.2),
+        default=number_from_env("SIGNAL_MAX_CHURN", 0.2, 0.0, 2.0),
         ge=0,
         le=2,
         description="The churn gate's threshold (env SIGNAL_MAX_CHURN, default 0.2): before an upload, the mean "
@@ -69,10 +69,12 @@ class NumeraiSignals(dg.ConfigurableResource):
         "up to the last five weeks' submissions. Numerai keeps all of a positive payout up to churn 0.1 and "
         "about half at 0.2 (numerai-tools' neutral_churn_penalty).",
     )
-    churn_gate: Literal["block", "warn"] = Field(
-        default=choice_from_env("SIGNAL_CHURN_GATE", "block", ("block", "warn")),
-        description="What the churn gate does over max_churn (env SIGNAL_CHURN_GATE): 'block' stops the upload "
-        "(the week's submission file is still written), 'warn' uploads with a warning.",
+    churn_gate: GateMode = Field(
+        default=choice_from_env("SIGNAL_CHURN_GATE", "blend", GATE_MODES),
+        description="What the churn gate does over max_churn (env SIGNAL_CHURN_GATE): 'blend' (the default) blends "
+        "the week's ranking toward the last upload by the least weight that brings the churn within max_churn, so "
+        "the week still uploads (a missed round costs the stake); 'block' stops the upload (the week's submission "
+        "file is still written); 'warn' uploads the week's own signal with a warning.",
     )
     request_retries: int = Field(
         default=3,

@@ -11,12 +11,10 @@ from signals_assets.defs.metadata import histogram, preview
 from signals_assets.defs.partitions import week_of, weekly_asset
 from signals_assets.defs.signal.resources import SignalSettings
 from signals_assets.defs.warehouse import SCHEMA, Warehouse
-from signals_assets.signal.smoothing import SmoothedSignal, earlier_weeks, smoothed_signal
+from signals_assets.signal.smoothing import SmoothedSignal, earlier_weeks, missing_weeks_listed, smoothed_signal
 from signals_assets.weeks import Week, with_week_column
 
 SCORES_TABLE = "finbert_scores"
-# How many missing weeks a warning names before it says "...".
-SHOWN_WEEKS = 8
 
 
 class ScaledSignalConfig(dg.Config):
@@ -48,9 +46,9 @@ def _days(weeks: list[pd.Timestamp]) -> list[str]:
 
 
 def _warn_about_history(context: dg.AssetExecutionContext, week: Week, smoothed: SmoothedSignal) -> None:
-    missing = _days(smoothed.weeks_missing)
+    missing = smoothed.weeks_missing
     if missing:
-        shown = ", ".join(missing[:SHOWN_WEEKS]) + (", ..." if len(missing) > SHOWN_WEEKS else "")
+        shown = missing_weeks_listed(missing)
         context.log.warning(
             f"Week {week.key}: halflife_weeks={smoothed.halflife_weeks:g} looks back {smoothed.lookback_weeks} "
             f"weeks, but {len(missing)} of them have no rows in {SCHEMA}.{SCORES_TABLE} ({shown}): the decay used "
