@@ -31,7 +31,7 @@ demo: install
 # Lint and format check, the definitions as dg loads them, then the tests.
 test: install-dev lint
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg check defs
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
 
 lint: install-dev
 	$(BIN)/ruff check .

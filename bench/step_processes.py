@@ -8,7 +8,7 @@ Two measurements, each side by side with its baseline in the same run:
    those imported up front (what the code location cost before they were deferred). Median of --loads runs.
 2. One sample week (the packaged sample's first week, FakeStockNewsAPI on loopback, the tiny FinBERT, the Delta
    warehouse, a fresh SQLite DAGSTER_HOME) run by `dagster job execute` with the project's `multiprocess`
-   executor (a forkserver that preloaded the code location: signals_assets.defs.cluster) against Dagster's
+   executor (a forkserver that preloaded the code location: signals_assets.defs.execution) against Dagster's
    stock `multiprocess_executor` (a spawned interpreter per step), over the same definitions. Printed: the
    run's wall time, the CPU seconds of the run and its children, and per step the time from Dagster's "worker
    starting" to "step started" (the process's start-up).

@@ -12,12 +12,15 @@ ProsusAI order, random weights, the real bert-base-uncased WordPiece tokenizer) 
 universe csv (NUMERAI_UNIVERSE) covering the tickers, into a fresh DuckDB file under
 bench/results/week/ (git-ignored).
 
-Printed: per step, wall time (Dagster's step start to step end) and the peak PSS of this process plus
-any child it starts during the run (PSS splits pages shared with forked tokenizer workers, which a sum of RSS
-would count once per worker), sampled every 20 ms while the step ran; for the week, the API
-calls the server received in each fetch mode against their bounds, headlines scored, total wall time
-and the exact peak RSS of the run (Linux VmHWM, reset before the run); then the re-materialization
-of the same week, whose API calls and headlines scored must both be 0.
+Printed: per step, wall time (Dagster's step start to step end) and the peak RSS of this process: the kernel's
+exact high-water mark (VmHWM), read and reset every 0.5 s, so each 0.5 s window has its exact peak and a step
+gets the largest peak of the windows it overlaps (a step shorter than 0.5 s may show a neighbour's peak). With
+child processes (the scorer's tokenizer workers on CUDA; none on CPU) also that plus the children's PSS, read
+in the same 0.5 s tick. For the week: the API calls the server received in each fetch mode against their bounds,
+headlines scored, total wall time and the run's exact peak RSS (VmHWM); then the re-materialization of the same
+week, whose API calls and headlines scored must both be 0. Memory is read at most every 0.5 s and never by a
+page-table walk of this process: the earlier 20 ms PSS sampler (smaps_rollup) cost the scorer up to two thirds
+of its speed on 2 cores (see `# ----- memory -----`).
 
     .venv/bin/python bench/week.py                                  # the full week (a few minutes)
     .venv/bin/python bench/week.py --articles 2000 --tickers 300    # a quick check
@@ -53,7 +56,7 @@ EASTERN = ZoneInfo("America/New_York")  # the provider's dates and offsets
 DEFAULT_WEEK = "2026-10-31"  # closed; its window spans the US end of daylight saving (Sun 1 Nov 2026)
 PER_PAGE = 50  # StockNewsAPI.items_per_page default, the API's maximum
 PAGE_CUTOFF = 10  # StockNewsAPI.page_cutoff default: a per_ticker stream reads at most 500 articles
-SAMPLE_EVERY_S = 0.02
+MEMORY_EVERY_S = 0.5  # the memory reading's period: see `# ----- memory -----`
 TARGET_SECONDS = 300.0
 TARGET_PEAK_BYTES = 4 * 2**30
 EXTRA_UNIVERSE_TICKERS = 3_000  # Numerai's universe (~5,000) holds many tickers without news this week
@@ -294,6 +297,19 @@ class LoopbackAPI:
 
 
 # ----- memory -----
+#
+# The measurement must not slow what it measures. The kernel already keeps the exact peak RSS of a process,
+# VmHWM (updated before pages are unmapped, so a peak between two readings is not lost), and reading it from
+# /proc/<pid>/status costs microseconds. Sampling PSS instead, as this script did before (every 20 ms from
+# smaps_rollup, which walks every page table of the process under its mmap lock, the lock the scorer's page faults
+# need too), cost the finbert_scores step 16-65% of its speed on 2 cores (BENCHMARKS.md, 2026-12-06).
+# So: every MEMORY_EVERY_S (never more often), read this process's VmHWM and reset
+# it (clear_refs 5), which gives each 0.5 s window its exact peak, hence per step the largest peak of the windows
+# the step overlaps, and for the run the largest window, which is the run's exact VmHWM. Child processes (the
+# tokenizer workers the scorer forks on CUDA; none on CPU) add their PSS, read in the same tick, and only theirs:
+# their smaps walk takes their own mmap locks, not this process's. PSS, because a worker shares most of its pages
+# with this process and a sum of RSS would count those once per worker. At the end,
+# getrusage(RUSAGE_CHILDREN).ru_maxrss gives the exact peak RSS of the largest child that finished in the run.
 
 
 def _rss(pid: int | str = "self") -> int:
@@ -305,9 +321,8 @@ def _rss(pid: int | str = "self") -> int:
 
 
 def _pss(pid: int | str = "self") -> int:
-    """Proportional set size: RSS with each shared page split among the processes that map it, so that the
-    sum over a parent and its forked children (DataLoader tokenizer workers on CUDA) is what they hold
-    together; a sum of RSS would count the pages they share once per child."""
+    """Proportional set size: RSS with each shared page split among the processes that map it. Walks the
+    process's page tables: read it at most every MEMORY_EVERY_S, and never of the process being measured."""
     try:
         with open(f"/proc/{pid}/smaps_rollup") as rollup:
             for line in rollup:
@@ -337,7 +352,7 @@ def _peak_rss() -> int | None:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) * 1024
-    except OSError:
+    except (OSError, ValueError, IndexError):
         pass
     import resource
 
@@ -352,32 +367,62 @@ def _reset_peak_rss() -> bool:
         return False
 
 
-class MemorySampler:
-    """PSS of this process plus children started while sampling, every SAMPLE_EVERY_S, with time stamps."""
+def _children_max_rss() -> int:
+    """The largest peak RSS of any child process that has ended and been waited for (ru_maxrss, kilobytes)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+
+
+class MemoryWindows:
+    """Every MEMORY_EVERY_S: this process's exact peak RSS over the window just ended (VmHWM, then reset), and the
+    PSS of the children started while measuring, read at the window's end; windows with their end time stamps."""
 
     def __init__(self):
-        self.samples: list[tuple[float, int]] = []
+        self.windows: list[tuple[float, float, int, int]] = []  # (start, end, peak RSS, children's PSS)
+        self.exact = False
         self._ignore = _children(os.getpid())  # the fake API server and multiprocessing's helpers
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+        self._children_before = 0
+        self.children_max_rss: int | None = None
 
-    def __enter__(self) -> MemorySampler:
+    def __enter__(self) -> MemoryWindows:
+        self._children_before = _children_max_rss()
+        self.exact = _reset_peak_rss()
+        self._opened = time.time()
         self._thread.start()
         return self
 
     def __exit__(self, *exc_info) -> None:
         self._stop.set()
         self._thread.join()
+        self._tick()  # the last, partial window
+        after = _children_max_rss()
+        self.children_max_rss = after if after > self._children_before else None
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            children = _children(os.getpid()) - self._ignore
-            self.samples.append((time.time(), _pss() + sum(_pss(child) for child in children)))
-            self._stop.wait(SAMPLE_EVERY_S)
+        while not self._stop.wait(MEMORY_EVERY_S):
+            self._tick()
 
-    def peak_between(self, start: float, end: float) -> int:
-        inside = [rss for stamp, rss in self.samples if start <= stamp <= end]
-        return max(inside, default=0)
+    def _tick(self) -> None:
+        now = time.time()
+        if self.exact:
+            peak = _peak_rss() or 0
+            _reset_peak_rss()
+        else:
+            peak = _rss()  # no clear_refs: a sample, not the peak
+        children = _children(os.getpid()) - self._ignore
+        started = self.windows[-1][1] if self.windows else self._opened
+        self.windows.append((started, now, peak, sum(_pss(child) for child in children)))
+
+    def peak_between(self, start: float, end: float) -> tuple[int, int]:
+        """The largest peak RSS of the windows that overlap [start, end], and that plus the children's PSS."""
+        inside = [(rss, rss + pss) for opened, closed, rss, pss in self.windows if closed >= start and opened <= end]
+        return max((rss for rss, _ in inside), default=0), max((group for _, group in inside), default=0)
+
+    def peak(self) -> tuple[int, int]:
+        return self.peak_between(-math.inf, math.inf)
 
 
 # ----- runs -----
@@ -398,9 +443,8 @@ def materialize_week(week_key: str, resources: dict, profile_to: Path | None = N
 
         profiler = cProfile.Profile()
     with DagsterInstance.ephemeral() as instance:
-        exact = _reset_peak_rss()
         cpu_before, load_before = os.times(), os.getloadavg()
-        with MemorySampler() as sampler:
+        with MemoryWindows() as memory:
             started = time.time()
             if profiler is not None:
                 profiler.enable()
@@ -426,7 +470,7 @@ def materialize_week(week_key: str, resources: dict, profile_to: Path | None = N
                     step["status"] = "ok" if kind == "STEP_SUCCESS" else "FAILED"
     for step in steps.values():
         step["seconds"] = step.get("end", step.get("start", 0)) - step.get("start", 0)
-        step["peak_pss"] = sampler.peak_between(step.get("start", 0), step.get("end", ended))
+        step["peak_rss"], step["peak_group"] = memory.peak_between(step.get("start", 0), step.get("end", ended))
     if profiler is not None:
         profiler.dump_stats(profile_to)
     metadata = {  # plain values only (no previews, tables or schemas)
@@ -448,10 +492,17 @@ def materialize_week(week_key: str, resources: dict, profile_to: Path | None = N
         # Well under that while the scorer runs means other processes took the cores (see the load averages).
         "cpu_seconds": sum(cpu[:4]) - sum(cpu_before[:4]),
         "load_average": [load_before[0], os.getloadavg()[0]],
-        "peak_rss": _peak_rss() if exact else max((rss for _, rss in sampler.samples), default=0),
-        "peak_rss_exact": exact,
-        # With tokenizer worker processes (CUDA), VmHWM misses them: the sampled PSS of the whole group.
-        "peak_group_pss": max((pss for _, pss in sampler.samples), default=0),
+        # VmHWM of this process over the run (the largest of its 0.5 s windows); `sampled` RSS without clear_refs.
+        "peak_rss": memory.peak()[0],
+        "peak_rss_exact": memory.exact,
+        # With tokenizer worker processes (CUDA): that plus the children's PSS, read every 0.5 s; equal to peak_rss
+        # when no child ran (CPU).
+        "peak_group": memory.peak()[1],
+        "children_seen": any(pss for *_, pss in memory.windows),
+        # The largest peak RSS of a child that ended during the run (exact, kernel), None when none did.
+        "children_max_rss": memory.children_max_rss,
+        "memory_every_s": MEMORY_EVERY_S,
+        "memory_windows": len(memory.windows),
     }
 
 
@@ -549,15 +600,25 @@ def print_run(title: str, run: dict, server_requests: Counter) -> None:
     print(
         f"\n{title}: {'ok' if run['success'] else 'FAILED'} in {run['seconds']:.1f} s ({run['cpu_seconds']:.0f} CPU s; "
         f"1-min load average {run['load_average'][0]:.1f} before, {run['load_average'][1]:.1f} after), peak RSS "
-        f"{mib(run['peak_rss'])} ({'VmHWM' if run['peak_rss_exact'] else 'sampled'}), with child processes "
-        f"{mib(run['peak_group_pss'])} (sampled PSS); server requests: "
-        f"{sum(server_requests.values())} {dict(server_requests)}"
+        f"{mib(run['peak_rss'])} ({'VmHWM' if run['peak_rss_exact'] else 'sampled RSS'}, read every "
+        f"{run['memory_every_s']} s), "
+        + (
+            f"with child processes {mib(run['peak_group'])} (+ their PSS, read every {run['memory_every_s']} s; "
+            f"largest child that ended: {mib(run['children_max_rss'])} VmHWM)"
+            if run["children_seen"] or run["children_max_rss"]
+            else "no child processes"
+        )
+        + f"; server requests: {sum(server_requests.values())} {dict(server_requests)}"
     )
-    print(f"  {'step':58s} {'seconds':>8s} {'share':>6s} {'peak PSS':>10s}")
+    group = run["children_seen"]
+    print(
+        f"  {'step':58s} {'seconds':>8s} {'share':>6s} {'peak RSS':>10s}" + (f" {'+ children':>11s}" if group else "")
+    )
     for key, step in sorted(run["steps"].items(), key=lambda item: item[1].get("start", 0)):
         print(
-            f"  {key:58s} {step['seconds']:8.2f} {step['seconds'] / run['seconds']:6.1%} {mib(step['peak_pss']):>10s}"
-            f"{'' if step.get('status') == 'ok' else '  ' + step.get('status', '?')}"
+            f"  {key:58s} {step['seconds']:8.2f} {step['seconds'] / run['seconds']:6.1%} {mib(step['peak_rss']):>10s}"
+            + (f" {mib(step['peak_group']):>11s}" if group else "")
+            + ("" if step.get("status") == "ok" else "  " + step.get("status", "?"))
         )
     failed = [name for name, passed in run["checks"].items() if not passed]
     if failed:
@@ -681,9 +742,7 @@ def main() -> None:
         and all(runs["again"]["server_requests"] == 0 for runs in modes.values()),
         "re-materialization: 0 inference": again_scores.get("headlines_scored") == 0,
         f"first run <= {TARGET_SECONDS:.0f} s": first["seconds"] <= TARGET_SECONDS,
-        "peak memory < 4 GiB": max(
-            first["peak_rss"], again["peak_rss"], first["peak_group_pss"], again["peak_group_pss"]
-        )
+        "peak memory < 4 GiB": max(first["peak_rss"], again["peak_rss"], first["peak_group"], again["peak_group"])
         < TARGET_PEAK_BYTES,
         "both runs succeeded": first["success"] and again["success"],
     }

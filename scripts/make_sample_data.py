@@ -31,6 +31,9 @@ from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 SEED = 20261010
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "signals_assets" / "news" / "sample_data"
 
@@ -584,40 +587,12 @@ def label_means(articles: list[dict], universe: list[list[str]]) -> list[dict[st
     return weeks
 
 
-def ranks(values: list[float]) -> list[float]:
-    """Average ranks 1..n (ties share their mean rank)."""
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    out = [0.0] * len(values)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            out[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    return out
-
-
 def buckets(values: list[float], shares: list[tuple[float, float]]) -> list[float]:
-    """Rank `values` into buckets holding the given shares (Numerai's target and feature bucketing)."""
-    order = sorted(range(len(values)), key=lambda i: (values[i], i))
-    out = [0.0] * len(values)
-    edges, total = [], 0.0
-    for value, share in shares:
-        total += share
-        edges.append((round(total * len(values)), value))
-    for position, index in enumerate(order):
-        out[index] = next(value for edge, value in edges if position < edge)
-    return out
-
-
-def pearson(xs: list[float], ys: list[float]) -> float:
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
-    sxx = sum((x - mx) ** 2 for x in xs)
-    syy = sum((y - my) ** 2 for y in ys)
-    return sxy / (sxx * syy) ** 0.5
+    """Rank `values` into buckets holding the given shares (Numerai's target and feature bucketing): the lowest
+    round(cumulative share x n) values (ties in input order) fall in the first bucket, and so on."""
+    positions = pd.Series(values).rank(method="first").to_numpy() - 1
+    edges = np.round(np.cumsum([share for _, share in shares]) * len(values))
+    return np.array([value for value, _ in shares])[np.digitize(positions, edges)].tolist()
 
 
 def numerai_tables(articles: list[dict], universe: list[list[str]], sectors: dict[str, str]):
@@ -666,7 +641,7 @@ def numerai_tables(articles: list[dict], universe: list[list[str]], sectors: dic
         example_score = [
             0.5 * exposure[t]["momentum"] + EXAMPLE_SKILL * i + rng.gauss(0, 1) for t, i in zip(tickers, idio)
         ]
-        example_signal = [round(r / (len(tickers) + 1), 6) for r in ranks(example_score)]
+        example_signal = [round(r / (len(tickers) + 1), 6) for r in pd.Series(example_score).rank()]
         pending = week == WEEKS - 1  # the latest Friday: 60-day targets not resolved yet
         validation["numerai_ticker"] += tickers
         validation["date"] += [friday] * len(tickers)
@@ -688,16 +663,16 @@ def numerai_tables(articles: list[dict], universe: list[list[str]], sectors: dic
             live.update({name: features[name] for name in FEATURES})
         else:
             polar = [i for i, t in enumerate(tickers) if t in means[week]]
-            xs = [means[week][tickers[i]] for i in polar]
-            ys = [target[i] for i in polar]
-            pooled_x += xs
-            pooled_y += ys
+            xs = pd.Series([means[week][tickers[i]] for i in polar])
+            ys = pd.Series([target[i] for i in polar])
+            pooled_x += xs.tolist()
+            pooled_y += ys.tolist()
             strength.append(
                 f"{friday:%Y-%m-%d}: {len(polar)} tickers with non-Neutral news, corr(label mean, target) "
-                f"Pearson {pearson(xs, ys):.3f}, Spearman {pearson(ranks(xs), ranks(ys)):.3f}"
+                f"Pearson {xs.corr(ys):.3f}, Spearman {xs.corr(ys, method='spearman'):.3f}"
             )
 
-    strength.append(f"resolved weeks pooled: Pearson {pearson(pooled_x, pooled_y):.3f}")
+    strength.append(f"resolved weeks pooled: Pearson {pd.Series(pooled_x).corr(pd.Series(pooled_y)):.3f}")
 
     def table(columns: dict[str, list]) -> pa.Table:
         fields = [pa.field("numerai_ticker", pa.string()), pa.field("date", pa.timestamp("ns"))]

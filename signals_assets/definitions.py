@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -16,18 +17,27 @@ def build_definitions(
     resources: Mapping[str, object] | None = None, executor: dg.ExecutorDefinition | None = None
 ) -> dg.Definitions:
     """The definitions in defs/; `resources` replace those of the same key and `executor` the code location's
-    (the demo, tests, benches)."""
+    (the demo, tests, benches).
+
+    Each asset carries a reference to the Python function that defines it (`dagster/code_references`): the UI's
+    "Source code" link. Modules of the defs folder get none from the loader, which adds one only for what a
+    defs.yaml declares (and then points it at the YAML)."""
     loaded = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
-    if not resources and executor is None:
-        return loaded
+    with warnings.catch_warnings():
+        # Code references are a beta API in dagster 1.13; its warning on every load would say nothing new.
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        assets = dg.with_source_code_references(list(loaded.assets or []))
     return dg.Definitions(
-        assets=loaded.assets,
+        assets=assets,
         asset_checks=loaded.asset_checks,
         jobs=loaded.jobs,
         schedules=loaded.schedules,
         sensors=loaded.sensors,
         resources={**(loaded.resources or {}), **(resources or {})},
         executor=executor or loaded.executor,
+        loggers=loaded.loggers,
+        metadata=loaded.metadata,
+        component_tree=loaded.component_tree,
     )
 
 
@@ -42,7 +52,7 @@ def preload() -> None:
     """Load the definitions now and keep them for `defs()` in this process and every process forked from it.
 
     Only signals_assets.preloaded calls it, which only the multiprocess executor's forkserver imports
-    (defs/cluster.py): each step process forked from it then finds the definitions loaded instead of walking
+    (defs/execution.py): each step process forked from it then finds the definitions loaded instead of walking
     the defs folder again (about a second a step). Kept only while the settings are the ones they were loaded
     with: a process whose environment differs loads its own.
     """

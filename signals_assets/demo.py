@@ -54,7 +54,7 @@ def _finbert_override(data_dir: Path) -> dict[str, object]:
         "\nWARNING: the Hugging Face hub cannot be reached and FINBERT_MODEL is not set.\n"
         f"WARNING: this demo scores with an UNTRAINED FinBERT-shaped model ({directory}):\n"
         "WARNING: every step runs, but the sentiment and the signal are meaningless.\n"
-        "WARNING: for real scores run FINBERT_MODEL=/path/to/finbert make demo (see README).\n"
+        "WARNING: for real scores run FINBERT_MODEL=/path/to/finbert make demo (see docs/finbert.md).\n"
     )
     return {"finbert": FinBERT(model=str(directory))}
 

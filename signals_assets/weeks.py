@@ -60,6 +60,21 @@ class Week:
         return (instants >= pd.Timestamp(self.start)) & (instants < pd.Timestamp(self.end))
 
 
+def week_stamp(week: date | str | pd.Timestamp) -> pd.Timestamp:
+    """A week_start as a naive midnight Timestamp, as the partition column holds it (DuckDB gives naive
+    timestamps back)."""
+    stamp = pd.Timestamp(week)
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return stamp.normalize()
+
+
+def friday_of(week_start: date | str | pd.Timestamp) -> date:
+    """The signal date of the week opening on `week_start` (a Saturday, as the partition column holds it):
+    the Friday six days later. ValueError when `week_start` is not a Saturday."""
+    return Week.from_key(week_stamp(week_start).strftime("%Y-%m-%d")).friday
+
+
 def latest_complete_week(now: datetime | None = None) -> Week:
     """The last week whose window has closed at `now` (the week the weekly schedule targets)."""
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)

@@ -51,7 +51,7 @@ def _readings(rows: int) -> list[str]:
     return [str(value) for value in np.random.default_rng(0).integers(0, 2**62, rows)]
 
 
-@weekly_asset()
+@weekly_asset(group_name="test")
 def readings(context: dg.AssetExecutionContext, config: Readings) -> pd.DataFrame:
     week = week_of(context)
     if config.stall_signal:

@@ -20,11 +20,12 @@ from signals_assets.defs.sentiment.resources import FinBERT
 from signals_assets.defs.signal.resources import SignalSettings
 from signals_assets.defs.warehouse import warehouse_io_manager
 from signals_assets.evaluation.backtest import report_rows, report_sections, scored_weeks, summarize
-from signals_assets.evaluation.halflife_sweep import NumeraiInputs, friday_of, halflife_evaluations
+from signals_assets.evaluation.halflife_sweep import NumeraiInputs, halflife_evaluations
 from signals_assets.evaluation.report import backtest_tables_text, figures_table
 from signals_assets.evaluation.scoring import score_week
 from signals_assets.news.sample import SAMPLE_WEEK_KEYS
 from signals_assets.signal.scaling import scale_signal
+from signals_assets.weeks import friday_of
 
 # --- the figures on a hand-checked series ------------------------------------------------------------------
 

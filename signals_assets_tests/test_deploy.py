@@ -31,7 +31,7 @@ from dagster._core.instance.ref import InstanceRef
 from dagster._core.run_coordinator import QueuedRunCoordinator
 from dagster._core.storage.config import pg_config
 
-from signals_assets.defs import cluster
+from signals_assets.defs import execution
 from signals_assets.defs.environment import VARIABLES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -243,7 +243,7 @@ def test_helm_values_gpu_settings_parse_as_the_code_location_reads_them(helm_val
     (deployment,) = helm_values["dagster-user-deployments"]["deployments"]
     for name in ("FINBERT_K8S_NODE_SELECTOR", "FINBERT_K8S_TOLERATIONS"):
         monkeypatch.setenv(name, deployment["env"][name])
-    pod_spec = cluster.finbert_k8s_config()["pod_spec_config"]
+    pod_spec = execution.finbert_k8s_config()["pod_spec_config"]
     assert pod_spec["node_selector"] == {"nvidia.com/gpu.present": "true"}
     assert pod_spec["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
 
@@ -340,7 +340,7 @@ def load_definitions(settings: dict[str, str]) -> dict:
 
 
 def k8s_config(tags: dict) -> dict:
-    return json.loads(tags[cluster.K8S_CONFIG_TAG])
+    return json.loads(tags[execution.K8S_CONFIG_TAG])
 
 
 def test_by_default_steps_run_in_process_and_the_gpu_tag_changes_nothing_else():
@@ -349,7 +349,7 @@ def test_by_default_steps_run_in_process_and_the_gpu_tag_changes_nothing_else():
     assert k8s_config(loaded["step_tags"]["finbert_scores"]) == {
         "container_config": {"resources": {"limits": {"nvidia.com/gpu": 1}}}
     }
-    assert cluster.K8S_CONFIG_TAG not in loaded["step_tags"]["raw_articles"]
+    assert execution.K8S_CONFIG_TAG not in loaded["step_tags"]["raw_articles"]
 
 
 @NEEDS_K8S
@@ -373,10 +373,10 @@ def test_with_the_k8s_executor_finbert_scores_gets_a_gpu_pod_on_the_chosen_nodes
     assert pod["limits"] == {"nvidia.com/gpu": "1"}  # the Kubernetes client writes quantities as strings
     assert pod["node_selector"] == selector
     assert [{key: value for key, value in t.items() if value is not None} for t in pod["tolerations"]] == tolerations
-    assert cluster.K8S_CONFIG_TAG not in loaded["step_tags"]["raw_articles"], "other steps ask for no GPU"
+    assert execution.K8S_CONFIG_TAG not in loaded["step_tags"]["raw_articles"], "other steps ask for no GPU"
 
 
-# cluster.py's settings ---------------------------------------------------------------------------------------------
+# execution.py's settings -------------------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -386,14 +386,14 @@ def clean_cluster_env(monkeypatch):
 
 
 def test_the_executor_choices(clean_cluster_env, monkeypatch):
-    assert cluster.run_executor() is dg.in_process_executor
+    assert execution.run_executor() is dg.in_process_executor
     monkeypatch.setenv("SIGNALS_EXECUTOR", "multiprocess")
-    executor = cluster.run_executor()
+    executor = execution.run_executor()
     assert executor.name == "multiprocess"
     assert executor.executor_creation_fn is dg.multiprocess_executor.executor_creation_fn
     monkeypatch.setenv("SIGNALS_EXECUTOR", "kubernetes")
     with pytest.raises(ValueError, match="SIGNALS_EXECUTOR='kubernetes' is not one of in_process, multiprocess, k8s"):
-        cluster.run_executor()
+        execution.run_executor()
 
 
 PRELOAD_CHECK = textwrap.dedent(
@@ -413,10 +413,10 @@ PRELOAD_CHECK = textwrap.dedent(
 
 def test_multiprocess_steps_fork_from_a_server_that_preloaded_the_code_location(clean_cluster_env, monkeypatch):
     monkeypatch.setenv("SIGNALS_EXECUTOR", "multiprocess")
-    config = cluster.run_executor().config_schema.resolve_config({}).value["config"]
+    config = execution.run_executor().config_schema.resolve_config({}).value["config"]
     preloads = config["start_method"]["forkserver"]["preload_modules"]
     assert "signals_assets.preloaded" in preloads
-    assert {"dagster._core.storage.sqlite_storage", "dagster_postgres", "signals_assets.delta.io_manager"} <= set(
+    assert {"dagster._core.storage.sqlite_storage", "dagster_postgres", "signals_assets.delta_io_manager"} <= set(
         preloads
     )
     for module in preloads:
@@ -435,7 +435,7 @@ def test_the_k8s_executor_without_dagster_k8s_says_which_extra_to_install(clean_
     monkeypatch.setenv("SIGNALS_EXECUTOR", "k8s")
     monkeypatch.setitem(sys.modules, "dagster_k8s", None)  # as if it were not installed
     with pytest.raises(ImportError, match=r'pip install -e "\.\[scale\]"'):
-        cluster.run_executor()
+        execution.run_executor()
 
 
 @pytest.mark.parametrize(
@@ -451,5 +451,5 @@ def test_the_k8s_executor_without_dagster_k8s_says_which_extra_to_install(clean_
 def test_malformed_gpu_settings_fail_naming_the_variable(clean_cluster_env, monkeypatch, name, value, message):
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=name) as raised:
-        cluster.finbert_op_tags()
+        execution.finbert_op_tags()
     assert message in str(raised.value)

@@ -12,10 +12,10 @@ from numerai_tools.signals import calculate_mean_neutral_churn, churn, neutral_c
 from signals_assets.evaluation.backtest import max_drawdown, summarize
 from signals_assets.evaluation.baseline import provider_label_signal
 from signals_assets.evaluation.churn_gate import ChurnCheck, churn_against_recent, gate
-from signals_assets.evaluation.decay import decayed_sentiment, decayed_signal
 from signals_assets.evaluation.inputs import clean_signal
 from signals_assets.evaluation.report import cumulative_plot_png, report_markdown
 from signals_assets.evaluation.scoring import score_week
+from signals_assets.signal.decay import decayed_sentiment, decayed_signal
 
 N = 500
 

@@ -25,11 +25,10 @@ from dagster._core.storage.tags import BACKFILL_ID_TAG
 
 from signals_assets.definitions import build_definitions
 from signals_assets.defs.ingestion.resources import CACHE_DIR_NAME, SampleNews, StockNewsAPI
-from signals_assets.news import budget_messages, quota
-from signals_assets.news.call_estimate import (
+from signals_assets.news import budget, quota
+from signals_assets.news.budget import (
     DEFAULT_ALL_TICKERS_PAGES,
     DEFAULT_PAGES_PER_TICKER,
-    CacheReader,
     FetchSettings,
     estimate_backfill,
     estimate_week,
@@ -71,9 +70,9 @@ def source(api: FakeStockNewsAPI, **settings) -> StockNewsAPI:
     return StockNewsAPI(api_key=FAKE_TOKEN, base_url=api.base_url, **{**FAST, **settings})
 
 
-def reader(cache_dir: Path, base_url: str = "http://127.0.0.1:9/api/v1") -> CacheReader:
-    """What the cache holds of answers from `base_url` (part of a cached request's key)."""
-    return CacheReader(ResponseCache(cache_dir, base_url, FAKE_TOKEN, LOG))
+def reader(cache_dir: Path, base_url: str = "http://127.0.0.1:9/api/v1") -> ResponseCache:
+    """The cache of answers from `base_url` (part of a cached request's key), as the estimate reads it."""
+    return ResponseCache(cache_dir, base_url, FAKE_TOKEN, LOG)
 
 
 @pytest.fixture
@@ -200,7 +199,7 @@ def test_a_cached_week_costs_nothing_and_a_week_beside_it_as_many_pages_as_it_to
     assert far.calls == DEFAULT_ALL_TICKERS_PAGES and "the default of 500 a week" in far.describe()
     refreshing = estimate_week(CLOSED, ["AAA"], settings, reader(cache_dir, base), refresh=True)
     assert refreshing.calls == DEFAULT_ALL_TICKERS_PAGES  # refresh asks again; no other week is cached
-    assert estimate_week(NEXT, ["AAA"], settings, CacheReader(None)).calls == DEFAULT_ALL_TICKERS_PAGES
+    assert estimate_week(NEXT, ["AAA"], settings, None).calls == DEFAULT_ALL_TICKERS_PAGES
 
 
 def test_per_ticker_costs_a_call_a_ticker_plus_extra_pages(cache_dir):
@@ -267,7 +266,7 @@ def test_a_400_week_backfill_in_each_fetch_mode(cache_dir):
     assert all_tickers.calls == 400 * DEFAULT_ALL_TICKERS_PAGES == 200_000
     assert per_ticker.calls == round(400 * 2000 * DEFAULT_PAGES_PER_TICKER) == 920_000
     status = quota.BudgetStatus("2026-11", 0, 50_000, cache_dir.parent / quota.LEDGER_FILE_NAME)
-    note = budget_messages.backfill_budget_note(all_tickers.calls, all_tickers.calls_per_uncached_week, status)
+    note = budget.backfill_budget_note(all_tickers.calls, all_tickers.calls_per_uncached_week, status)
     assert "about 100 more uncached week(s) fit" in note and "2026-12-01 00:00 UTC" in note
 
 

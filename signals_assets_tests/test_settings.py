@@ -66,48 +66,11 @@ def table(tmp_path, name: str) -> pd.DataFrame:
         return connection.execute(f"SELECT * FROM signals.{name}").fetchdf()
 
 
-def test_overriding_fetch_mode_keeps_the_api_key_and_url_and_overriding_output_dir_keeps_the_paths(
-    tmp_path, sample_universe_csv
+def test_overriding_one_field_of_each_resource_keeps_every_other_setting_from_the_environment(
+    tmp_path, tiny_finbert_dir, fake_numerai
 ):
-    with FakeStockNewsAPI(list(sample_articles()), list(sample_tickers())) as server:
-        materialize(
-            tmp_path,
-            {
-                "STOCKNEWS_API_KEY": FAKE_TOKEN,
-                "STOCKNEWS_BASE_URL": server.base_url,
-                "NUMERAI_UNIVERSE": str(sample_universe_csv),
-            },
-            {
-                "resources": {
-                    "news": {"config": {"fetch_mode": "per_ticker"}},
-                    "warehouse": {"config": {"output_dir": str(tmp_path / "elsewhere")}},
-                }
-            },
-            "numerai_universe,ticker_map,raw_articles",
-            WEEK,
-        )
-        asked = list(server.requests)
-    # The API (not the packaged sample) was asked, per ticker, with the key from the environment.
-    asked_tickers = {params["tickers"] for _path, params in asked if "tickers" in params}
-    assert asked_tickers == set(table(tmp_path, "ticker_map")["stocknews_ticker"])
-    assert len(table(tmp_path, "raw_articles")) > 0
-    # The warehouse kept its database and data_dir from the environment: the news cache is there.
-    assert (tmp_path / "data" / "stocknews_cache").is_dir()
-
-
-def test_overriding_batch_size_keeps_the_model_from_the_environment(tmp_path, tiny_finbert_dir):
-    materialize(
-        tmp_path,
-        {"FINBERT_MODEL": str(tiny_finbert_dir), "FINBERT_DEVICE": "cpu"},
-        {"resources": {"finbert": {"config": {"batch_size": 8}}}},
-        "numerai_universe,ticker_map,raw_articles,filtered_headlines,aggregated_headlines,finbert_scores",
-        WEEK,
-    )
-    scores = table(tmp_path, "finbert_scores")
-    assert len(scores) > 100 and set(scores["model"]) == {str(tiny_finbert_dir)}
-
-
-def test_overriding_include_date_column_keeps_the_keys_model_and_universe(tmp_path, tiny_finbert_dir, fake_numerai):
+    """One real `dagster asset materialize` of the live week, with one field of each resource overridden at
+    launch: news.fetch_mode, warehouse.output_dir, finbert.batch_size, numerai.include_date_column."""
     universe_csv = tmp_path / "my_universe.csv"
     sample_universe().iloc[10:].to_csv(universe_csv, index=False)  # not the live universe the fake serves
     live = latest_complete_week()
@@ -119,16 +82,36 @@ def test_overriding_include_date_column_keeps_the_keys_model_and_universe(tmp_pa
                 "STOCKNEWS_API_KEY": FAKE_TOKEN,
                 "STOCKNEWS_BASE_URL": server.base_url,
                 "FINBERT_MODEL": str(tiny_finbert_dir),
+                "FINBERT_DEVICE": "cpu",
                 "NUMERAI_UNIVERSE": str(universe_csv),
                 "NUMERAI_PUBLIC_ID": FAKE_PUBLIC_ID,
                 "NUMERAI_SECRET_KEY": FAKE_SECRET_KEY,
                 "NUMERAI_MODEL_NAME": "my_model",
                 "FAKE_NUMERAI_URL": fake_numerai.graphql_url,
             },
-            {"resources": {"numerai": {"config": {"include_date_column": True}}}},
+            {
+                "resources": {
+                    "news": {"config": {"fetch_mode": "per_ticker"}},
+                    "warehouse": {"config": {"output_dir": str(tmp_path / "elsewhere")}},
+                    "finbert": {"config": {"batch_size": 8}},
+                    "numerai": {"config": {"include_date_column": True}},
+                }
+            },
             "*",
             live.key,
         )
+        asked = list(server.requests)
+    # news: the API (not the packaged sample) was asked, per ticker, with the key and URL from the environment.
+    asked_tickers = {params["tickers"] for _path, params in asked if "tickers" in params}
+    assert asked_tickers == set(table(tmp_path, "ticker_map")["stocknews_ticker"])
+    assert len(table(tmp_path, "raw_articles")) > 0
+    # warehouse: the database and data_dir from the environment (the news cache is there); the CSV elsewhere.
+    assert (tmp_path / "data" / "stocknews_cache").is_dir()
+    assert (tmp_path / "elsewhere" / f"signals_{live.friday}.csv").is_file()
+    # finbert: the model from the environment.
+    scores = table(tmp_path, "finbert_scores")
+    assert len(scores) > 100 and set(scores["model"]) == {str(tiny_finbert_dir)}
+    # numerai: the keys, model and universe from the environment.
     uploads = table(tmp_path, "numerai_upload")
     assert uploads["status"].tolist() == ["uploaded"] and uploads["model_name"].tolist() == ["my_model"]
     assert fake_numerai.received_csv.decode().splitlines()[0] == "numerai_ticker,signal,date"

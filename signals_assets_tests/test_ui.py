@@ -373,18 +373,19 @@ def test_a_backfill_launched_while_a_run_is_in_flight_completes_every_week(dagst
 
 
 def test_a_cli_run_killed_mid_step_is_marked_failed_by_the_daemon_and_the_next_run_completes(dagster_ui):
-    """kill -9 a `dagster asset materialize` run on the instance `dagster dev` serves. Nothing notices its
-    death (no code server watches it), so it would stay STARTED and hold the queue's only place for good;
-    the fail_runs_whose_process_died sensor marks it failed, and the next run of the week goes through the
-    queue to success. (Last in this module: the backfill test above counts every run of the instance.)"""
+    """kill -9 (as the OOM killer does) a `dagster asset materialize` run on the instance `dagster dev` serves,
+    while finbert_scores holds the `gpu` pool's only slot. Nothing notices its death (no code server watches
+    it), so it would stay STARTED and hold the queue's only place and the pool's slot for good; the
+    fail_runs_whose_process_died sensor marks it failed, frees both, and the next run of the week goes through
+    the queue to success. (Last in this module: the backfill test above counts every run of the instance.)"""
     command = materialize_command(UI_WEEK)
     with dg.DagsterInstance.from_config(str(dagster_ui.home)) as instance:
         env = {**dagster_ui.env, "DAGSTER_HOME": str(dagster_ui.home)}
         cli = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + RUN_TIMEOUT_S
-            while not (run_id := started_run_at_step(instance, "raw_articles")):
-                assert cli.poll() is None and time.monotonic() < deadline, "the CLI run never reached raw_articles"
+            while not (run_id := started_run_at_step(instance, "finbert_scores")):
+                assert cli.poll() is None and time.monotonic() < deadline, "the CLI run never reached finbert_scores"
                 time.sleep(0.05)
             cli.send_signal(signal.SIGKILL)
         finally:
@@ -393,5 +394,7 @@ def test_a_cli_run_killed_mid_step_is_marked_failed_by_the_daemon_and_the_next_r
 
     assert wait_for_run(dagster_ui, run_id, timeout_s=180) == "FAILURE"
     assert any("is gone" in message for message in run_messages(dagster_ui, run_id))  # the sensor said so
+    with dg.DagsterInstance.from_config(str(dagster_ui.home)) as instance:
+        assert run_id not in instance.event_log_storage.get_concurrency_run_ids()  # the gpu slot is free
     # The queue's only place is free again: the next run of the week, launched as from the UI, completes.
     assert wait_for_run(dagster_ui, launch_run(dagster_ui, UI_WEEK)) == "SUCCESS", tail(dagster_ui.log)

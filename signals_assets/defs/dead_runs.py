@@ -7,11 +7,8 @@ is gone and reports them failed, which frees their slots (a run launched through
 re-run by `run_retries`; re-run a `dagster asset materialize` run the same way it was started).
 """
 
-import os
-from pathlib import Path
-
 import dagster as dg
-from dagster._core.launcher import DefaultRunLauncher
+import psutil
 
 INTERVAL_S = 30
 ACTIVE = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
@@ -30,19 +27,13 @@ def process_alive(pid: int, started_before: float) -> bool:
     """Whether process `pid` exists and is the one that started before `started_before` (a pid reused
     by a later process is not the run's)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        process = psutil.Process(pid)
+        # A killed worker its parent has not reaped yet is a zombie: it runs nothing and holds no slot.
+        return process.status() != psutil.STATUS_ZOMBIE and process.create_time() <= started_before + 1
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
-        return True
-    try:
-        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
-        boot = next(
-            float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime")
-        )
-    except (OSError, ValueError, IndexError, StopIteration):
-        return True  # no /proc: trust the pid
-    return boot + ticks / os.sysconf("SC_CLK_TCK") <= started_before + 1
+    except psutil.AccessDenied:
+        return True  # another user's process we cannot inspect: trust the pid
 
 
 @dg.sensor(
@@ -53,7 +44,7 @@ def process_alive(pid: int, started_before: float) -> bool:
 )
 def fail_runs_whose_process_died(context: dg.SensorEvaluationContext) -> dg.SkipReason:
     instance = context.instance
-    if not isinstance(instance.run_launcher, DefaultRunLauncher):
+    if not isinstance(instance.run_launcher, dg.DefaultRunLauncher):
         return dg.SkipReason("Runs are not local processes here: their launcher checks their health.")
     failed = []
     for record in instance.get_run_records(dg.RunsFilter(statuses=ACTIVE), limit=100):

@@ -16,7 +16,7 @@ from typing import Any
 
 import dagster as dg
 
-# name -> what it sets (the README's settings table lists the same).
+# name -> what it sets (docs/settings.md lists the same; a test keeps the two in step).
 VARIABLES = {
     "STOCKNEWS_API_KEY": "Stock News API token; set: real news from the API, unset: the packaged sample news",
     "STOCKNEWS_BASE_URL": "Stock News API base URL (a loopback stand-in in tests)",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dagster as dg
-from dagster._core.errors import DagsterUnknownPartitionError
 
 from signals_assets.weeks import FIRST_WEEK, PARTITION_COLUMN, Week, unknown_week_message
 
@@ -19,8 +18,8 @@ class SignalWeeks(dg.WeeklyPartitionsDefinition):
     def validate_partition_key(self, partition_key, context) -> None:
         try:
             super().validate_partition_key(partition_key, context)
-        except DagsterUnknownPartitionError:
-            raise DagsterUnknownPartitionError(unknown_week_message(partition_key)) from None
+        except dg.DagsterUnknownPartitionError:
+            raise dg.DagsterUnknownPartitionError(unknown_week_message(partition_key)) from None
 
 
 weekly_partitions = SignalWeeks(start_date=FIRST_WEEK, day_offset=6, timezone="UTC")
@@ -35,7 +34,10 @@ def week_of(context) -> Week:
     return Week.from_window(window.start, window.end)
 
 
-def weekly_asset(**asset_kwargs):
-    """`@asset` for a weekly table in the warehouse: the shared partitions and the partition column."""
+def weekly_asset(*, group_name: str, **asset_kwargs):
+    """`@asset` for a weekly table in the warehouse: the shared partitions and the partition column.
+
+    `group_name` is the name of the defs/ folder the asset is defined in (the UI's asset group), given where the
+    asset is defined so that the UI's link to its source opens that Python file."""
     metadata = {"partition_expr": PARTITION_COLUMN, **asset_kwargs.pop("metadata", {})}
-    return dg.asset(partitions_def=weekly_partitions, metadata=metadata, **asset_kwargs)
+    return dg.asset(partitions_def=weekly_partitions, metadata=metadata, group_name=group_name, **asset_kwargs)

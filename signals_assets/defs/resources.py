@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from signals_assets.defs.cluster import run_executor
+from signals_assets.defs.execution import run_executor
 from signals_assets.defs.ingestion.resources import news_source
 from signals_assets.defs.numerai.data import NumeraiData
 from signals_assets.defs.numerai.resources import NumeraiSignals
@@ -35,5 +35,5 @@ def build_resources() -> dict[str, object]:
 def resources() -> dg.Definitions:
     # Steps of a run share one process by default, in every job including the UI's "Materialize": DuckDB
     # allows one writing process per file, and parallel step processes would contend for its lock.
-    # SIGNALS_EXECUTOR=k8s runs each step as a Kubernetes Job on a cluster (defs/cluster.py).
+    # SIGNALS_EXECUTOR=k8s runs each step as a Kubernetes Job on a cluster (defs/execution.py).
     return dg.Definitions(resources=build_resources(), executor=run_executor())

@@ -2,8 +2,9 @@
 as one resource; the IO manager writes into the same warehouse.
 
 The warehouse is the DuckDB file (the default: one writing process at a time), or with backend `delta`
-(SIGNALS_WAREHOUSE=delta) Delta tables under delta_root that many runs can write at once (signals_assets/delta/,
-imported only then). Either way `connect()` is DuckDB with every table as `signals.<table>`."""
+(SIGNALS_WAREHOUSE=delta) Delta tables under delta_root that many runs can write at once (signals_assets/delta/
+and its IO manager, signals_assets/delta_io_manager.py, imported only then). Either way `connect()` is DuckDB with
+every table as `signals.<table>`."""
 
 from __future__ import annotations
 
@@ -20,7 +21,11 @@ from typing import Literal
 import dagster as dg
 import duckdb
 import pandas as pd
+
+# TableMetadataSet has no public name in dagster 1.13; it writes the dagster/row_count keys the stock handler writes.
 from dagster._core.definitions.metadata import TableMetadataSet
+
+# DbIOManager has no public name; dagster-duckdb's own IO manager is one, built with a client and type handlers.
 from dagster._core.storage.db_io_manager import DbIOManager
 from dagster_duckdb.io_manager import DuckDbClient
 from dagster_duckdb_pandas import DuckDBPandasTypeHandler
@@ -37,10 +42,16 @@ BACKENDS = ("duckdb", "delta")
 DEFAULT_DELTA_ROOT = "data/delta"
 
 
+# The Delta backend's modules: its IO manager, and DuckDB on its tables with the headline-score cache.
+DELTA_IO_MANAGER = "signals_assets.delta_io_manager"
+DELTA_QUERIES = "signals_assets.delta.queries"
+
+
 def _delta(module: str) -> ModuleType:
-    """A module of the Delta backend (io_manager, queries), imported only when that backend is used."""
+    """A module of the Delta backend (DELTA_IO_MANAGER, DELTA_QUERIES), imported only when that backend is used,
+    so that the default install (without the `scale` extra) loads the code location."""
     try:
-        return importlib.import_module(f"signals_assets.delta.{module}")
+        return importlib.import_module(module)
     except ImportError as error:
         raise ImportError(
             f"The delta warehouse (SIGNALS_WAREHOUSE=delta, warehouse.backend='delta') needs {error.name!r}, which is "
@@ -120,7 +131,7 @@ class Warehouse(dg.ConfigurableResource):
         (one writing process per file); delta: an in-memory DuckDB reading the Delta tables, refusing SQL that
         writes (assets write through the IO manager, the score cache through store_headline_scores)."""
         if self.backend == "delta":
-            with _delta("queries").connect(self.delta_root) as connection:
+            with _delta(DELTA_QUERIES).connect(self.delta_root) as connection:
                 yield connection
             return
         path = self.database_path()
@@ -153,7 +164,7 @@ class Warehouse(dg.ConfigurableResource):
     def cached_headline_scores(self, model: str, revision: str, headlines: pd.DataFrame) -> pd.DataFrame:
         """headline_id and scores of those `headlines` already scored by this model at this revision."""
         if self.backend == "delta":
-            return _delta("queries").cached_headline_scores(self.delta_root, model, revision, headlines)
+            return _delta(DELTA_QUERIES).cached_headline_scores(self.delta_root, model, revision, headlines)
         with self.connect() as connection:
             ensure_cache_table(connection, SCHEMA)
             return cached_scores(connection, SCHEMA, model, revision, headlines)
@@ -162,7 +173,7 @@ class Warehouse(dg.ConfigurableResource):
         """Add newly scored headlines; a headline already cached for its model and revision keeps its first score
         (also when two runs store it at once)."""
         if self.backend == "delta":
-            _delta("queries").store_headline_scores(self.delta_root, new_scores)
+            _delta(DELTA_QUERIES).store_headline_scores(self.delta_root, new_scores)
             return
         with self.connect() as connection:
             ensure_cache_table(connection, SCHEMA)
@@ -270,7 +281,7 @@ def warehouse_io_manager(init_context: dg.InitResourceContext) -> DbIOManager:
     with backend delta, dagster-deltalake-pandas' on the resource's delta_root."""
     warehouse = init_context.resources.warehouse
     if warehouse.backend == "delta":
-        return _delta("io_manager").delta_io_manager(warehouse.delta_root)
+        return _delta(DELTA_IO_MANAGER).delta_io_manager(warehouse.delta_root)
     return DbIOManager(
         db_client=_WarehouseClient(),
         database=str(init_context.resources.warehouse.database_path()),

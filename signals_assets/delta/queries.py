@@ -16,7 +16,7 @@ import pandas as pd
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
-from signals_assets.delta.io_manager import SCHEMA, committed, table_names, table_uri
+from signals_assets.delta.tables import SCHEMA, committed, table_names, table_uri
 from signals_assets.sentiment.headline_scores import (
     CACHE_KEY,
     CACHE_TABLE,

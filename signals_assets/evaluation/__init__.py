@@ -10,7 +10,6 @@ a figure is missing.
 - `week_data`: `read_week_data` -> `WeekData`, a week's Numerai inputs from the files, or why it cannot be
   scored (`no_data`, naming the file and the fix) or must wait (`pending`).
 - `baseline`: `provider_label_signal`, the vendor-label baseline FinBERT is compared with.
-- `decay`: `decayed_sentiment` / `decayed_signal`, the `halflife_weeks` smoothing (no look-ahead).
 - `churn_gate`: `churn_against_recent` -> `ChurnCheck`, and `gate` before an upload.
 - `churn_blend`: `least_blend`, the week blended toward the last upload until the churn is within the threshold.
 - `backtest`: `summarize` per signal (or per halflife): mean, std, Sharpe, positive share, max drawdown;
@@ -19,6 +18,8 @@ a figure is missing.
   scored week by week, for the halflife table.
 - `report`: `cumulative_plot_png`, `report_markdown` and `backtest_tables_text` (the tables as plain text).
 
-Import each from its module: the package itself imports none of them, so that loading one (decay, which
-signal.smoothing uses when the code location loads) does not load numerai-tools, scipy and matplotlib.
+The `halflife_weeks` smoothing these figures compare is the signal's own (signal/decay.py, signal/smoothing.py).
+
+Import each from its module: the package itself imports none of them, so that loading one does not load the
+others (and numerai-tools, scipy and matplotlib with them).
 """

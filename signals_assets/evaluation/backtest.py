@@ -14,7 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-WEEK_COLUMN = "week_start"
+from signals_assets.weeks import PARTITION_COLUMN
+
 STATUS_SCORED = "scored"
 SCORES = ("ncorr", "numerai_corr")
 STATS = ("weeks", "mean", "std", "sharpe", "positive_share", "max_drawdown")
@@ -86,10 +87,10 @@ def summarize(evaluations: pd.DataFrame, by: str | Sequence[str] = "signal") -> 
     by=["halflife_weeks", "signal"] over evaluations that carry a halflife_weeks column.
     """
     keys = [by] if isinstance(by, str) else list(by)
-    missing = [col for col in (*keys, WEEK_COLUMN, "status") if col not in evaluations.columns]
+    missing = [col for col in (*keys, PARTITION_COLUMN, "status") if col not in evaluations.columns]
     if missing:
         raise ValueError(f"The evaluations lack column(s) {', '.join(missing)}.")
-    frame = evaluations.assign(_week=pd.to_datetime(evaluations[WEEK_COLUMN])).sort_values("_week", kind="stable")
+    frame = evaluations.assign(_week=pd.to_datetime(evaluations[PARTITION_COLUMN])).sort_values("_week", kind="stable")
     rows = []
     for key, group in frame.groupby(keys, sort=True, dropna=False):
         scored = group[group["status"] == STATUS_SCORED]
@@ -116,11 +117,11 @@ def cumulative_scores(evaluations: pd.DataFrame, score: str = "ncorr", by: str =
     """
     scored = evaluations[evaluations["status"] == STATUS_SCORED]
     table = (
-        scored.assign(_week=pd.to_datetime(scored[WEEK_COLUMN]), _score=numeric(scored, score))
+        scored.assign(_week=pd.to_datetime(scored[PARTITION_COLUMN]), _score=numeric(scored, score))
         .pivot_table(index="_week", columns=by, values="_score", aggfunc="sum", dropna=False)
         .sort_index()
     )
-    table.index.name = WEEK_COLUMN
+    table.index.name = PARTITION_COLUMN
     return table.fillna(0.0).cumsum()
 
 
@@ -128,7 +129,7 @@ def scored_weeks(evaluations: pd.DataFrame) -> int:
     """How many weeks have at least one scored evaluation (0 for no rows or no status column)."""
     if evaluations.empty or "status" not in evaluations.columns:
         return 0
-    scored = evaluations.loc[evaluations["status"] == STATUS_SCORED, WEEK_COLUMN]
+    scored = evaluations.loc[evaluations["status"] == STATUS_SCORED, PARTITION_COLUMN]
     return int(pd.to_datetime(scored).nunique())
 
 

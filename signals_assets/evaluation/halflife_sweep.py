@@ -15,11 +15,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import pandas as pd
 
-from signals_assets.evaluation.decay import week_stamp
+from signals_assets.evaluation.backtest import HALFLIFE_COLUMN
 from signals_assets.evaluation.inputs import universe_index
 from signals_assets.evaluation.scoring import score_week
 from signals_assets.signal.scaling import (
@@ -30,13 +30,12 @@ from signals_assets.signal.scaling import (
     ScalingMethod,
 )
 from signals_assets.signal.smoothing import smoothed_signal
+from signals_assets.weeks import PARTITION_COLUMN, friday_of
 
-WEEK_COLUMN = "week_start"
-HALFLIFE_COLUMN = "halflife_weeks"
 SWEPT_SIGNAL = "finbert"
 DEFAULT_HALFLIVES = (0.0, 2.0, 4.0, 8.0)
 FIGURES = ("coverage", "ncorr", "numerai_corr", "nmmc_proxy", "neutral_churn", "churn_penalty")
-COLUMNS = [HALFLIFE_COLUMN, WEEK_COLUMN, "signal", "status", *FIGURES, "reasons"]
+COLUMNS = [HALFLIFE_COLUMN, PARTITION_COLUMN, "signal", "status", *FIGURES, "reasons"]
 
 
 @dataclass(frozen=True)
@@ -51,13 +50,8 @@ class NumeraiInputs:
 InputsFor = Callable[[date], NumeraiInputs]
 
 
-def friday_of(week_start: date | str | pd.Timestamp) -> date:
-    """The signal date of the week opening on `week_start` (a Saturday): the Friday six days later."""
-    return (week_stamp(week_start) + timedelta(days=6)).date()
-
-
 def week_stamps(values: pd.Series) -> pd.Series:
-    """week_start values as naive midnight Timestamps (`decay.week_stamp`, for a whole column at once)."""
+    """week_start values as naive midnight Timestamps (`weeks.week_stamp`, for a whole column at once)."""
     stamps = pd.to_datetime(values)
     if stamps.dt.tz is not None:
         stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
@@ -78,10 +72,10 @@ def checked_halflives(halflives: Iterable[float]) -> list[float]:
 
 def weekly_universes(universes: pd.DataFrame) -> dict[pd.Timestamp, pd.Index]:
     """week_start -> that week's tickers, from rows of signals.numerai_universe (week_start, numerai_ticker)."""
-    missing = [col for col in (WEEK_COLUMN, TICKER_COLUMN) if col not in universes.columns]
+    missing = [col for col in (PARTITION_COLUMN, TICKER_COLUMN) if col not in universes.columns]
     if missing:
         raise ValueError(f"The universes lack column(s) {', '.join(missing)}; pass rows of signals.numerai_universe.")
-    weeks = week_stamps(universes[WEEK_COLUMN])
+    weeks = week_stamps(universes[PARTITION_COLUMN])
     return {week: universe_index(group[TICKER_COLUMN]) for week, group in universes.groupby(weeks, sort=True)}
 
 
@@ -103,15 +97,15 @@ def halflife_evaluations(
     the shape of signals.signal_evaluation, ready for `summarize(rows, by="halflife_weeks")`.
     """
     halflives = checked_halflives(halflives)
-    missing = [col for col in (WEEK_COLUMN, TICKER_COLUMN, SENTIMENT_COLUMN) if col not in scores.columns]
+    missing = [col for col in (PARTITION_COLUMN, TICKER_COLUMN, SENTIMENT_COLUMN) if col not in scores.columns]
     if missing:
         raise ValueError(
             f"The FinBERT scores lack column(s) {', '.join(missing)}; pass rows of signals.finbert_scores "
-            f"({WEEK_COLUMN}, {TICKER_COLUMN}, {SENTIMENT_COLUMN})."
+            f"({PARTITION_COLUMN}, {TICKER_COLUMN}, {SENTIMENT_COLUMN})."
         )
-    stored = scores[[WEEK_COLUMN, TICKER_COLUMN, SENTIMENT_COLUMN]]
-    stored = stored.assign(**{WEEK_COLUMN: week_stamps(stored[WEEK_COLUMN])})
-    weeks = sorted(pd.unique(stored[WEEK_COLUMN]))
+    stored = scores[[PARTITION_COLUMN, TICKER_COLUMN, SENTIMENT_COLUMN]]
+    stored = stored.assign(**{PARTITION_COLUMN: week_stamps(stored[PARTITION_COLUMN])})
+    weeks = sorted(pd.unique(stored[PARTITION_COLUMN]))
     tickers_of = weekly_universes(universes)
     cache: dict[date, NumeraiInputs] = {}
 
@@ -120,7 +114,7 @@ def halflife_evaluations(
             cache[friday] = inputs_for(friday)
         return cache[friday]
 
-    by_week = {week: rows for week, rows in stored.groupby(WEEK_COLUMN, sort=True)}
+    by_week = {week: rows for week, rows in stored.groupby(PARTITION_COLUMN, sort=True)}
     rows = []
     for halflife in halflives:
         signals: dict[pd.Timestamp, pd.Series] = {}
@@ -141,13 +135,13 @@ def halflife_evaluations(
                 previous_signal=previous,
                 previous_neutralizer=inputs(friday_of(previous_week)).neutralizer if previous is not None else None,
             )
-            row = {HALFLIFE_COLUMN: halflife, WEEK_COLUMN: week, "signal": SWEPT_SIGNAL, "status": score.status}
+            row = {HALFLIFE_COLUMN: halflife, PARTITION_COLUMN: week, "signal": SWEPT_SIGNAL, "status": score.status}
             rows.append({**row, **{figure: getattr(score, figure) for figure in FIGURES}, "reasons": score.reasons})
     frame = pd.DataFrame(rows, columns=COLUMNS)
     return frame.astype(
         {
             HALFLIFE_COLUMN: "float64",
-            WEEK_COLUMN: "datetime64[ns]",
+            PARTITION_COLUMN: "datetime64[ns]",
             "signal": "string",
             "status": "string",
             **dict.fromkeys(FIGURES, "float64"),

@@ -1,8 +1,8 @@
 """From raw articles to the headlines FinBERT scores (pure pandas).
 
-The seed's wrangling: drop the columns the model does not read, drop provider-Neutral articles,
+The blog post's wrangling: drop the columns the model does not read, drop provider-Neutral articles,
 then one row per (article, numerai_ticker) for tickers Numerai scores, and one row per ticker with
-its headlines as a real list (the seed joined them with "[SEP]" and split them again later).
+its headlines as a real list (the blog post joined them with "[SEP]" and split them again later).
 """
 
 from __future__ import annotations

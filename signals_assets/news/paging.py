@@ -52,7 +52,7 @@ class NewsFetch:
     cache_hits: int = 0  # pages read from the response cache instead of the API (not in api_calls)
     dropped_items: dict[str, int] = field(default_factory=dict)  # malformed items left out, by reason
     miscounted_streams: tuple[str, ...] = ()  # streams with more pages than the API's total_pages said
-    expected_api_calls: int | None = None  # the estimate logged before fetching (call_estimate), if any
+    expected_api_calls: int | None = None  # the estimate logged before fetching (budget.py), if any
     api_calls_this_month: int | None = None  # per the call ledger (quota), after this fetch, if kept
 
 

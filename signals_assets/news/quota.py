@@ -1,6 +1,6 @@
 """The plan's monthly call budget: a ledger of the Stock News API calls made per calendar month (UTC) and the
-budget enforced call by call (the check before a week fetches and the messages when the calls run out are in
-budget_messages.py).
+budget enforced call by call (the calls a week or backfill is expected to make, the check before a week fetches
+and the messages when the calls run out are in budget.py).
 
 The ledger is a small JSON file beside the response cache (`<data_dir>/stocknews_calls.json`):
 {"format": 1, "calls_by_month": {"2026-11": 1234, ...}, "updated_at": "..."}. It counts the HTTP requests

@@ -3,17 +3,18 @@
 The API takes its key as a `token` query parameter, so every request URL carries the secret. Nothing
 outside this module decides how a token is hidden: messages, log lines and cache entries are passed
 through `redact`, queries are described with `redacted_query`, and urllib3's own loggers (which print
-request URLs when a retry happens, and at DEBUG) get `RedactTokenFilter`.
+request URLs when a retry happens, and at DEBUG) get `RedactTokenFilter`. How a secret is found in its
+every form, and how a log record is rewritten, is signals_assets/redaction.py's, shared with Numerai's client.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
+
+from signals_assets import redaction
 
 REDACTED = "***"
 TOKEN_PARAM = "token"
@@ -34,19 +35,11 @@ URLLIB3_LOGGERS = (
 
 def redact(text: str, secret: str | None = None) -> str:
     """`text` with `token=...` values and the secret itself (plain, URL-encoded or JSON-escaped) as ***."""
-    if secret:
-        for form in secret_forms(secret):
-            text = text.replace(form, REDACTED)
-    return _TOKEN_IN_TEXT.sub(rf"\g<1>{REDACTED}", text)
-
-
-def secret_forms(secret: str) -> set[str]:
-    """The secret as written plainly, URL-encoded and inside a JSON string."""
-    return {secret, urlencode({"": secret})[1:], json.dumps(secret)[1:-1]}
+    return _TOKEN_IN_TEXT.sub(rf"\g<1>{REDACTED}", redaction.hide(text, [secret], REDACTED))
 
 
 def contains_secret(text: str, secret: str | None) -> bool:
-    return bool(secret) and any(form in text for form in secret_forms(secret))
+    return redaction.contains_secret(text, [secret])
 
 
 def redacted_query(params: Mapping[str, Any]) -> str:
@@ -59,25 +52,15 @@ def without_token(params: Mapping[str, Any]) -> dict[str, str]:
     return {str(name): str(value) for name, value in params.items() if str(name).lower() != TOKEN_PARAM}
 
 
-class RedactTokenFilter(logging.Filter):
-    """Rewrites a log record whose message shows a `token=` value, before any handler sees it."""
+class RedactTokenFilter(redaction.RedactingFilter):
+    """Rewrites a log record that shows a `token=` value, before any handler sees it."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a malformed record is not this filter's business
-            return True
-        if "token=" in message.lower():
-            record.msg, record.args = redact(message), None
-        return True
+    def __init__(self) -> None:
+        super().__init__(redact)
 
 
 def install_urllib3_redaction() -> None:
     """Put `RedactTokenFilter` on urllib3's loggers (once): its retry warnings print the request URL."""
-    names = set(URLLIB3_LOGGERS) | {
-        name for name in logging.root.manager.loggerDict if name == "urllib3" or name.startswith("urllib3.")
-    }
-    for name in sorted(names):
-        logger = logging.getLogger(name)
+    for logger in redaction.loggers_under(["urllib3"], URLLIB3_LOGGERS):
         if not any(isinstance(existing, RedactTokenFilter) for existing in logger.filters):
             logger.addFilter(RedactTokenFilter())

@@ -1,3 +1,4 @@
+# Kept rather than requests-cache: that caches below the call ledger (a cached page would need budget), in one flat folder.
 """Stock News API answers of closed weeks, kept on disk, so re-materializing a past week costs no calls.
 
 `CachedGet` wraps any `get(path, params) -> payload` (the HTTP client's) with a `ResponseCache`.

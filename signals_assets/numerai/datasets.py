@@ -37,6 +37,7 @@ from signals_assets.numerai.dataset_versions import (
 )
 from signals_assets.numerai.file_checks import (
     READ_ERRORS,
+    TICKER,
     NumeraiDataError,
     cached_fix,
     finite_targets,
@@ -49,13 +50,13 @@ from signals_assets.numerai.file_checks import (
     upper_case_tickers,
 )
 from signals_assets.numerai.signals_api import NumeraiError, SignalsAPI
-from signals_assets.numerai.universe import LIVE_MAX_AGE_S
 
 logger = logging.getLogger(__name__)
 
 VALIDATION, NEUTRALIZER = "validation.parquet", "validation_neutralizer.parquet"
 EXAMPLE_PREDS, LIVE = "validation_example_preds.parquet", "live.parquet"
-TICKER, DATE = "numerai_ticker", "date"
+DATE = "date"
+LIVE_MAX_AGE_S = 24 * 3600  # download the live universe at most once a day
 MAX_AGE_S = {LIVE: LIVE_MAX_AGE_S}  # any other file is downloaded once per version
 LISTING_MAX_AGE_S = 24 * 3600
 LISTING_FILE = "list_datasets.json"

@@ -22,7 +22,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-TICKER = "numerai_ticker"
+from signals_assets.signal.scaling import TICKER_COLUMN as TICKER
+
 # What pyarrow raises for a file it cannot read: ArrowInvalid (a ValueError) for a missing footer, OSError
 # for a damaged page.
 READ_ERRORS = (pa.ArrowException, OSError)

@@ -9,20 +9,21 @@ string included.
 So while a Numerai call runs, `redacting_library_logs(keys)` puts a `KeyRedactingFilter` on every numerapi
 and urllib3 logger: a logger's filters run before any handler (its own or its ancestors'), so no handler
 ever sees the keys. It takes the filter off again afterwards: outside a call nothing is filtered and no key
-stays referenced by a logger. `redact` is the one function that knows what to hide, for messages too.
+stays referenced by a logger. `redact` is the one function that knows what to hide, for messages too; how a
+secret is found in its every form, and how a record is rewritten, is signals_assets/redaction.py's.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import pkgutil
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from urllib.parse import quote
 
 import numerapi
+
+from signals_assets import redaction
 
 REDACTED = "<redacted>"
 LIBRARY_PREFIXES = ("numerapi", "urllib3")
@@ -30,65 +31,26 @@ LIBRARY_PREFIXES = ("numerapi", "urllib3")
 _QUERY = re.compile(r"((?:https?://|\"[A-Z]+ /)[^\s?'\"]*)\?[^\s'\")]*")
 
 
-def secret_forms(secret: str) -> set[str]:
-    """The secret as written plainly, URL-encoded and inside a JSON string."""
-    return {secret, quote(secret, safe=""), json.dumps(secret)[1:-1]}
-
-
 def redact(text: str, secrets: Iterable[str | None]) -> str:
     """`text` without the secrets (in any of their forms) and without URL query strings (presigned
     signatures are credentials)."""
-    for secret in secrets:
-        if secret:
-            for form in sorted(secret_forms(secret), key=len, reverse=True):
-                text = text.replace(form, REDACTED)
-    return _QUERY.sub(rf"\1?{REDACTED}", text)
+    return _QUERY.sub(rf"\1?{REDACTED}", redaction.hide(text, secrets, REDACTED))
 
 
-class KeyRedactingFilter(logging.Filter):
-    """Rewrites a record so that neither its message, its args, a message or traceback a handler already
-    formatted, nor its stack shows the secrets; then lets it through."""
+class KeyRedactingFilter(redaction.RedactingFilter):
+    """Rewrites a record so that no part a handler may print shows the secrets; then lets it through."""
 
     def __init__(self, secrets: Iterable[str | None]) -> None:
-        super().__init__()
-        self._secrets = tuple(secret for secret in secrets if secret)
-
-    def _clean(self, text: str) -> str:
-        return redact(text, self._secrets)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a malformed record: logging would print msg and args to stderr as they are
-            message = f"{record.msg} {record.args!r}"
-        args = repr(record.args) if record.args else ""
-        if self._clean(message) != message or self._clean(args) != args:
-            # The args go too: some handlers (and logging's own error report) show them apart from the message.
-            record.msg, record.args = self._clean(message), None
-        if isinstance(getattr(record, "message", None), str):  # cached by a Formatter that ran already
-            record.message = self._clean(record.message)
-        if record.exc_info or record.exc_text:
-            traceback = record.exc_text or logging.Formatter().formatException(record.exc_info)
-            if self._clean(traceback) != traceback:
-                # Formatters print exc_text when set; without exc_info no handler formats the raw exception.
-                record.exc_info, record.exc_text = None, self._clean(traceback)
-        if record.stack_info:
-            record.stack_info = self._clean(record.stack_info)
-        return True
+        kept = tuple(secret for secret in secrets if secret)
+        super().__init__(lambda text: redact(text, kept))
 
 
 def library_loggers() -> list[logging.Logger]:
     """Every numerapi and urllib3 logger: one per numerapi module, and any other that exists by now.
 
     A logger's filter sees only the records logged on that very logger, not those of its children."""
-    names = set(LIBRARY_PREFIXES)
-    names |= {info.name for info in pkgutil.iter_modules(numerapi.__path__, "numerapi.")}
-    names |= {
-        name
-        for name in list(logging.root.manager.loggerDict)
-        if any(name.startswith(f"{prefix}.") for prefix in LIBRARY_PREFIXES)
-    }
-    return [logging.getLogger(name) for name in sorted(names)]
+    modules = [info.name for info in pkgutil.iter_modules(numerapi.__path__, "numerapi.")]
+    return redaction.loggers_under(LIBRARY_PREFIXES, modules)
 
 
 @contextmanager

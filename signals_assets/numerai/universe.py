@@ -11,22 +11,18 @@ import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from signals_assets.numerai.datasets import LIVE as LIVE_FILE  # Numerai's name, in every Signals dataset version
+from signals_assets.numerai.datasets import LIVE_MAX_AGE_S, NumeraiFiles
 from signals_assets.numerai.file_checks import NumeraiDataError
 from signals_assets.numerai.signals_api import NumeraiError, SignalsAPI
 from signals_assets.signal.scaling import TICKER_COLUMN
 
-if TYPE_CHECKING:  # datasets imports this module (LIVE_MAX_AGE_S)
-    from signals_assets.numerai.datasets import NumeraiFiles
-
 logger = logging.getLogger(__name__)
-LIVE_MAX_AGE_S = 24 * 3600  # download the live universe at most once a day
 
 UNIVERSE_ENV = "NUMERAI_UNIVERSE"
-LIVE_FILE = "live.parquet"  # Numerai's name, in every Signals dataset version
 UNIVERSE_SUFFIXES = (".parquet", ".csv")
 
 

@@ -3,9 +3,9 @@ score cache (signals.headline_scores), so that changed weights are rescored and 
 
 - A local directory: sha256 over the sorted names and contents of the files `from_pretrained` reads from
   it (config, weights, tokenizer), shortened to 'sha256:<16 hex>'. Other files (a README, Trainer
-  checkpoints in subfolders, optimizer state) do not count. A file's digest is remembered in this
-  process by its identity (device, inode, size, mtime and ctime in ns), so an unchanged checkpoint is
-  read once per process.
+  checkpoints in subfolders, optimizer state) do not count. The files are read and hashed each time:
+  about 0.3 s for a bert-base checkpoint (440 MB), which is simpler and safer than remembering digests
+  by inode and mtime (a file rewritten within one mtime tick would keep its old digest).
 - A hub id: the commit its revision resolves to, asked of the hub, or read from the local Hugging Face
   cache when offline mode is on or the hub cannot be reached (as `from_pretrained` falls back). A commit
   names its files for good; the model is then loaded at that commit (`load_revision`), so the scores
@@ -40,10 +40,6 @@ SCORE_FILES = frozenset(
 SCORE_FILE_SUFFIXES = (".safetensors", ".bin", ".index.json", ".model")  # weights, shard indexes, sentencepiece
 COMMIT = re.compile(r"[0-9a-f]{40}")
 HUB_TIMEOUT_S = 10.0
-# A file modified less than this long ago may change again within the same mtime tick: not remembered.
-SETTLED_NS = 2_000_000_000
-
-_digests: dict[tuple, str] = {}
 
 
 @dataclass(frozen=True)
@@ -72,31 +68,14 @@ def is_score_file(name: str) -> bool:
 
 
 def file_digest(path: Path) -> str:
-    """sha256 of a file's content, remembered while the file's identity and times stay the same."""
-    status = path.stat()  # follows symlinks (a hub snapshot's files link to blobs)
-    identity = (
-        str(path.resolve()),
-        status.st_dev,
-        status.st_ino,
-        status.st_size,
-        status.st_mtime_ns,
-        status.st_ctime_ns,
-    )
-    if identity in _digests:
-        return _digests[identity]
+    """sha256 of a file's content (a hub snapshot's files are symlinks to blobs: the blob is read)."""
     with path.open("rb") as handle:
         if hasattr(hashlib, "file_digest"):  # Python 3.11+
-            digest = hashlib.file_digest(handle, "sha256").hexdigest()
-        else:
-            hasher = hashlib.sha256()
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                hasher.update(block)
-            digest = hasher.hexdigest()
-    # Racy-git rule: a file written within the last tick could be rewritten with the same size and
-    # times; remember only files whose last change is old enough.
-    if time.time_ns() - max(status.st_mtime_ns, status.st_ctime_ns) > SETTLED_NS:
-        _digests[identity] = digest
-    return digest
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+        hasher = hashlib.sha256()
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            hasher.update(block)
+        return hasher.hexdigest()
 
 
 def directory_fingerprint(directory: str | Path) -> tuple[str, list[Path]]:

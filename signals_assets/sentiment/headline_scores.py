@@ -32,7 +32,7 @@ def distinct_headlines(aggregated_headlines: pd.DataFrame) -> pd.DataFrame:
 
 
 def ticker_sentiment(aggregated_headlines: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
-    """Mean headline score per ticker (the seed's score(T) = mean(P(positive) - P(negative)))."""
+    """Mean headline score per ticker (the blog post's score(T) = mean(P(positive) - P(negative)))."""
     per_ticker = aggregated_headlines[["numerai_ticker", "headlines"]].explode("headlines").dropna()
     per_ticker["headline_id"] = per_ticker["headlines"].astype(str).map(headline_id)
     scored = per_ticker.merge(scores[["headline_id", "score"]], on="headline_id", how="left")

@@ -1,7 +1,7 @@
 """Which logit is which sentiment label.
 
 The order differs between FinBERT checkpoints (ProsusAI/finbert: 0 positive, 1 negative, 2 neutral; the
-seed's ipuneetrathore/bert-base-cased-finetuned-finBERT: generic LABEL_0..2), so the indices are read
+blog post's ipuneetrathore/bert-base-cased-finetuned-finBERT: generic LABEL_0..2), so the indices are read
 from `config.id2label` by name, or from an explicit `label_map`, and never guessed.
 """
 

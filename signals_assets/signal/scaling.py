@@ -2,9 +2,9 @@
 
 Pure pandas: no Dagster here, so the scaling can be tested and reused on its own.
 
-The seed scaled with sklearn's MinMaxScaler, which maps the lowest and highest sentiment to exactly 0 and 1;
+The blog post scaled with sklearn's MinMaxScaler, which maps the lowest and highest sentiment to exactly 0 and 1;
 Numerai requires values strictly between 0 and 1. Numerai scores a signal by its rank, so `rank` is the
-default; `minmax` keeps the seed's shape, squeezed away from the bounds.
+default; `minmax` keeps the blog post's shape, squeezed away from the bounds.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def scale_signal(sentiment: pd.Series, method: ScalingMethod = DEFAULT_METHOD) -
 
     - `rank`: average rank of tied values, then (rank - 0.5) / n, so ties get equal signals and the
       extremes are 0.5/n and 1 - 0.5/n.
-    - `minmax`: the seed's MinMaxScaler, then MINMAX_MARGIN + (1 - 2 MINMAX_MARGIN) x.
+    - `minmax`: the blog post's MinMaxScaler, then MINMAX_MARGIN + (1 - 2 MINMAX_MARGIN) x.
 
     A single value or all-equal values give a constant signal (0.5 for `rank`); validation rejects
     constant signals later with its own message. Empty input gives an empty signal.

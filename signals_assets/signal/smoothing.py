@@ -4,9 +4,9 @@ Pure pandas: no Dagster here. The asset hands over this week's scores (its `finb
 earlier weeks' stored rows; this module picks the weeks that matter, says which are missing, and builds the
 signal exactly as `build_scaled_signal` does for one week (same columns, dtypes, order and tickers rule).
 
-- `halflife_weeks = 0` is the seed's behaviour: this week's sentiment, scaled. No earlier week is needed.
+- `halflife_weeks = 0` is the blog post's signal: this week's sentiment, scaled. No earlier week is needed.
 - `halflife_weeks > 0`: each ticker's sentiment is the exponentially decayed mean of its weekly FinBERT
-  sentiment (`signals_assets.evaluation.decay.decayed_sentiment`), a week `age` weeks old weighted
+  sentiment (`signals_assets.signal.decay.decayed_sentiment`), a week `age` weeks old weighted
   0.5 ** (age / halflife_weeks). Only weeks before this one are taken from storage, and this week always
   comes from the input: no later week is ever read (no look-ahead).
 
@@ -30,7 +30,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from signals_assets.evaluation.decay import WEEK_COLUMN, decayed_sentiment, week_stamp
+from signals_assets.signal.decay import decayed_sentiment
 from signals_assets.signal.scaling import (
     DEFAULT_METHOD,
     SENTIMENT_COLUMN,
@@ -39,7 +39,7 @@ from signals_assets.signal.scaling import (
     build_scaled_signal,
     listed_tickers,
 )
-from signals_assets.weeks import FIRST_WEEK
+from signals_assets.weeks import FIRST_WEEK, PARTITION_COLUMN, week_stamp
 
 # Half-lives of lookback: the oldest week read weighs 0.5 ** 8 = 0.39 % of this week's.
 LOOKBACK_HALFLIVES = 8
@@ -138,14 +138,14 @@ def smoothed_signal(
     lookback = lookback_weeks(halflife)
     window = earlier_weeks(this_stamp, halflife)
     past = _rows_in(earlier, window)
-    current = this_week.drop(columns=[WEEK_COLUMN], errors="ignore").assign(**{WEEK_COLUMN: this_stamp})
-    columns = [WEEK_COLUMN, TICKER_COLUMN, SENTIMENT_COLUMN]
+    current = this_week.drop(columns=[PARTITION_COLUMN], errors="ignore").assign(**{PARTITION_COLUMN: this_stamp})
+    columns = [PARTITION_COLUMN, TICKER_COLUMN, SENTIMENT_COLUMN]
     scores = pd.concat([past[columns], current[columns]], ignore_index=True) if len(past) else current[columns]
     _reject_non_finite(scores)
     sentiment = decayed_sentiment(scores, this_stamp, halflife, lookback_weeks=lookback)
     signal = build_scaled_signal(sentiment[[TICKER_COLUMN, SENTIMENT_COLUMN]], friday, method)
 
-    present = {week_stamp(week) for week in past[WEEK_COLUMN]}
+    present = {week_stamp(week) for week in past[PARTITION_COLUMN]}
     return SmoothedSignal(
         signal=signal,
         halflife_weeks=halflife,
@@ -159,19 +159,19 @@ def smoothed_signal(
 def _rows_in(earlier: pd.DataFrame | None, window: list[pd.Timestamp]) -> pd.DataFrame:
     """The rows of `earlier` whose week is one of `window` (naive midnight week_starts)."""
     if earlier is None or earlier.empty or not window:
-        return pd.DataFrame(columns=[WEEK_COLUMN, TICKER_COLUMN, SENTIMENT_COLUMN])
-    missing = [col for col in (WEEK_COLUMN, TICKER_COLUMN, SENTIMENT_COLUMN) if col not in earlier.columns]
+        return pd.DataFrame(columns=[PARTITION_COLUMN, TICKER_COLUMN, SENTIMENT_COLUMN])
+    missing = [col for col in (PARTITION_COLUMN, TICKER_COLUMN, SENTIMENT_COLUMN) if col not in earlier.columns]
     if missing:
         raise ValueError(
             f"The stored FinBERT scores of earlier weeks lack column(s) {', '.join(missing)}; the decay needs "
-            f"{WEEK_COLUMN}, {TICKER_COLUMN} and {SENTIMENT_COLUMN} (the finbert_scores table's columns)."
+            f"{PARTITION_COLUMN}, {TICKER_COLUMN} and {SENTIMENT_COLUMN} (the finbert_scores table's columns)."
         )
-    weeks = pd.to_datetime(earlier[WEEK_COLUMN])
+    weeks = pd.to_datetime(earlier[PARTITION_COLUMN])
     if weeks.dt.tz is not None:
         weeks = weeks.dt.tz_convert("UTC").dt.tz_localize(None)
     weeks = weeks.dt.normalize()
     inside = weeks.isin(window).to_numpy()
-    return earlier.loc[inside].assign(**{WEEK_COLUMN: weeks[inside].to_numpy()}).reset_index(drop=True)
+    return earlier.loc[inside].assign(**{PARTITION_COLUMN: weeks[inside].to_numpy()}).reset_index(drop=True)
 
 
 def _reject_non_finite(scores: pd.DataFrame) -> None:
@@ -180,7 +180,7 @@ def _reject_non_finite(scores: pd.DataFrame) -> None:
     bad = scores.loc[~np.isfinite(values)]
     if bad.empty:
         return
-    weeks = sorted({week_stamp(week).date().isoformat() for week in bad[WEEK_COLUMN]})
+    weeks = sorted({week_stamp(week).date().isoformat() for week in bad[PARTITION_COLUMN]})
     raise ValueError(
         f"Sentiment is NaN, infinite or not a number for {len(bad)} (week, ticker) scores "
         f"({listed_tickers(sorted(set(bad[TICKER_COLUMN].astype(str))))}) in week(s) {', '.join(weeks)}; every "

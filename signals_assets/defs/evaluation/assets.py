@@ -42,7 +42,7 @@ def _stored_week(warehouse: Warehouse, week: Week) -> dict[str, pd.Series]:
     return _signals(*frames)
 
 
-@weekly_asset(kinds={"numerai", "duckdb"})
+@weekly_asset(group_name="evaluation", kinds={"numerai", "duckdb"})
 def signal_evaluation(
     context: dg.AssetExecutionContext,
     numerai: NumeraiSignals,

@@ -17,10 +17,9 @@ from signals_assets.defs.numerai.assets import NUMERAI_CACHE
 from signals_assets.defs.numerai.data import NumeraiData
 from signals_assets.defs.numerai.resources import NumeraiSignals
 from signals_assets.defs.warehouse import SCHEMA, Warehouse
-from signals_assets.evaluation.backtest import report_rows, scored_weeks, summarize
+from signals_assets.evaluation.backtest import HALFLIFE_COLUMN, report_rows, scored_weeks, summarize
 from signals_assets.evaluation.halflife_sweep import (
     DEFAULT_HALFLIVES,
-    HALFLIFE_COLUMN,
     NumeraiInputs,
     checked_halflives,
     halflife_evaluations,
@@ -90,7 +89,7 @@ def png_metadata(png: bytes) -> dg.MetadataValue:
     return dg.MetadataValue.md(f"![cumulative NCORR](data:image/png;base64,{encoded})")
 
 
-@dg.asset(deps=["signal_evaluation", "finbert_scores"], kinds={"duckdb", "pandas"})
+@dg.asset(group_name="evaluation", deps=["signal_evaluation", "finbert_scores"], kinds={"duckdb", "pandas"})
 def backtest_report(
     context: dg.AssetExecutionContext,
     config: BacktestReportConfig,

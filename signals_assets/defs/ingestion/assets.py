@@ -2,6 +2,8 @@
 
 import dagster as dg
 import pandas as pd
+
+# The tag a backfill's runs carry ("dagster/backfill") has no public name in dagster 1.13.
 from dagster._core.storage.tags import BACKFILL_ID_TAG
 
 from signals_assets.defs.ingestion.resources import CACHE_DIR_NAME, NewsSource
@@ -13,7 +15,7 @@ from signals_assets.news.ticker_map import build_ticker_map
 from signals_assets.weeks import Week, with_week_column
 
 
-@weekly_asset(kinds={"duckdb", "pandas"})
+@weekly_asset(group_name="ingestion", kinds={"duckdb", "pandas"})
 def ticker_map(
     context: dg.AssetExecutionContext, news: NewsSource, warehouse: Warehouse, numerai_universe: pd.DataFrame
 ) -> pd.DataFrame:
@@ -34,7 +36,7 @@ def ticker_map(
     return mapped
 
 
-@weekly_asset(kinds={"duckdb", "pandas"})
+@weekly_asset(group_name="ingestion", kinds={"duckdb", "pandas"})
 def raw_articles(
     context: dg.AssetExecutionContext, news: NewsSource, warehouse: Warehouse, ticker_map: pd.DataFrame
 ) -> pd.DataFrame:
@@ -88,10 +90,10 @@ def _backfill_weeks(context: dg.AssetExecutionContext) -> list[Week]:
 
 class FilteredHeadlinesConfig(dg.Config):
     drop_neutral: bool = True
-    """Drop articles the provider labels Neutral, as the seed does (polarized news moves prices)."""
+    """Drop articles the provider labels Neutral, as the blog post does (polarized news moves prices)."""
 
 
-@weekly_asset(kinds={"duckdb", "pandas"})
+@weekly_asset(group_name="ingestion", kinds={"duckdb", "pandas"})
 def filtered_headlines(
     context: dg.AssetExecutionContext,
     config: FilteredHeadlinesConfig,

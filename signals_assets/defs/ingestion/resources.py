@@ -19,8 +19,8 @@ import pandas as pd
 from pydantic import Field
 
 from signals_assets.defs.environment import from_env, is_set, uses_sample_news
-from signals_assets.news import articles, budget_messages, paging, quota, sample
-from signals_assets.news.call_estimate import CacheReader, FetchSettings, estimate_backfill, estimate_week
+from signals_assets.news import articles, budget, paging, quota, sample
+from signals_assets.news.budget import FetchSettings, estimate_backfill, estimate_week
 from signals_assets.news.client import API_KEY_ENV, BASE_URL_ENV, QuotaExhausted, StockNewsAPIError, StockNewsClient
 from signals_assets.news.emulator import EmulatedAPIError
 from signals_assets.news.endpoints import DEFAULT_BASE_URL, TICKERS_DB_PATH
@@ -49,7 +49,7 @@ class NewsSource(dg.ConfigurableResource):
     page_cutoff: int = Field(
         default=10,
         ge=1,
-        description="Most pages read from one ticker's stream in per_ticker mode, to bound API calls (the seed's "
+        description="Most pages read from one ticker's stream in per_ticker mode, to bound API calls (the blog post's "
         "page_cutoff_point). A stream cut off with pages left is reported as a warning.",
     )
     all_tickers_page_cutoff: int = Field(
@@ -172,9 +172,9 @@ class StockNewsAPI(NewsSource):
             if cached is not None:
                 cached.describe_week(week.key, date_range)
             expected = estimate_week(
-                week, tickers, self._settings(), CacheReader(cached.cache if cached else None), refresh=self.refresh
+                week, tickers, self._settings(), cached.cache if cached else None, refresh=self.refresh
             )
-            log.info(budget_messages.check_week(week.key, expected.calls, expected.describe(), metered.status()))
+            log.info(budget.check_week(week.key, expected.calls, expected.describe(), metered.status()))
             note, usage = _cache_note(cached, date_range), lambda: _usage(client, cached)
             ran_out: StockNewsAPIError | None = None
             try:
@@ -193,10 +193,8 @@ class StockNewsAPI(NewsSource):
             except (QuotaExhausted, CallBudgetExceeded) as exc:
                 folder = cached.cache.folder_for(date_range) if cached is not None else None
                 why = "cache_responses is off" if cached is None else "the week is still open"
-                resume = budget_messages.resume_note(
-                    week.key, folder, why, client.api_calls, cached.hits if cached else 0
-                )
-                ran_out = budget_messages.calls_ran_out(exc, metered.status(), resume)
+                resume = budget.resume_note(week.key, folder, why, client.api_calls, cached.hits if cached else 0)
+                ran_out = budget.calls_ran_out(exc, metered.status(), resume)
             if ran_out is not None:
                 raise ran_out
         spent = metered.status()
@@ -205,10 +203,10 @@ class StockNewsAPI(NewsSource):
 
     def backfill_estimate(self, weeks: Sequence[Week], tickers: Sequence[str], cache_dir: Path, log: Any) -> str | None:
         cache = ResponseCache(Path(cache_dir), self.base_url, self.api_key, log) if self.cache_responses else None
-        estimate = estimate_backfill(weeks, tickers, self._settings(), CacheReader(cache))
+        estimate = estimate_backfill(weeks, tickers, self._settings(), cache)
         status = self._ledger(cache_dir, log).status(self.monthly_call_budget)
-        budget = budget_messages.backfill_budget_note(estimate.calls, estimate.calls_per_uncached_week, status)
-        return f"{estimate.describe()} {status.describe()}. {budget}"
+        fits = budget.backfill_budget_note(estimate.calls, estimate.calls_per_uncached_week, status)
+        return f"{estimate.describe()} {status.describe()}. {fits}"
 
     def supported_tickers(self, cache_dir: Path, log: Any) -> tuple[pd.DataFrame, int]:
         with self._client(log) as client:

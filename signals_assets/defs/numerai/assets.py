@@ -38,7 +38,7 @@ def point_in_time_universe(
     return universe, f"Numerai's {where}/{VALIDATION} on {friday}"
 
 
-@weekly_asset(kinds={"numerai", "duckdb"})
+@weekly_asset(group_name="numerai", kinds={"numerai", "duckdb"})
 def numerai_universe(
     context: dg.AssetExecutionContext, numerai: NumeraiSignals, numerai_data: NumeraiData, warehouse: Warehouse
 ) -> pd.DataFrame:

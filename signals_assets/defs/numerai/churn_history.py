@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -21,7 +20,7 @@ from signals_assets.numerai.datasets import NEUTRALIZER, NumeraiDataError
 from signals_assets.numerai.signals_api import NumeraiError
 from signals_assets.numerai.submission_file import uploaded_csv_path
 from signals_assets.signal.scaling import SIGNAL_COLUMN, TICKER_COLUMN
-from signals_assets.weeks import PARTITION_COLUMN, Week
+from signals_assets.weeks import PARTITION_COLUMN, Week, friday_of
 
 
 def signal_series(rows: pd.DataFrame) -> pd.Series:
@@ -92,10 +91,6 @@ def uploaded_weeks(
                 "it is kept there at upload: restore it from Numerai's website or your backups"
             )
     return received, unreadable
-
-
-def friday_of(week_start: pd.Timestamp) -> date:
-    return Week.from_key(week_start.strftime("%Y-%m-%d")).friday
 
 
 def neutralizers(

@@ -45,7 +45,7 @@ UPLOAD_COLUMNS = ["friday", "status", "reason", "model_name", "submission_id", "
 SUBMISSION_INPUTS = ("scaled_signal", "numerai_universe")
 
 
-@weekly_asset(kinds={"numerai", "csv"}, ins={"numerai_universe": dg.AssetIn("numerai_universe")})
+@weekly_asset(group_name="numerai", kinds={"numerai", "csv"}, ins={"numerai_universe": dg.AssetIn("numerai_universe")})
 def submission(
     context: dg.AssetExecutionContext,
     numerai: NumeraiSignals,
@@ -134,7 +134,7 @@ def unchecked_reason(context, week: Week, csv_path: Path, warehouse: Warehouse) 
     return None
 
 
-@weekly_asset(kinds={"numerai"}, deps=["submission"], freshness_policy=UPLOAD_FRESHNESS)
+@weekly_asset(group_name="numerai", kinds={"numerai"}, deps=["submission"], freshness_policy=UPLOAD_FRESHNESS)
 def numerai_upload(
     context: dg.AssetExecutionContext,
     numerai: NumeraiSignals,

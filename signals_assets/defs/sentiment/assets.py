@@ -5,7 +5,7 @@ import time
 import dagster as dg
 import pandas as pd
 
-from signals_assets.defs.cluster import finbert_op_tags
+from signals_assets.defs.execution import finbert_op_tags
 from signals_assets.defs.metadata import preview
 from signals_assets.defs.partitions import week_of, weekly_asset
 from signals_assets.defs.sentiment.resources import FinBERT
@@ -21,7 +21,7 @@ from signals_assets.sentiment.headline_scores import (
 from signals_assets.weeks import with_week_column
 
 
-@weekly_asset(kinds={"duckdb", "pandas"})
+@weekly_asset(group_name="sentiment", kinds={"duckdb", "pandas"})
 def aggregated_headlines(context: dg.AssetExecutionContext, filtered_headlines: pd.DataFrame) -> pd.DataFrame:
     """One row per numerai_ticker with its week's headlines as a list, their count and article ids."""
     week = week_of(context)
@@ -35,7 +35,7 @@ def aggregated_headlines(context: dg.AssetExecutionContext, filtered_headlines: 
     return aggregated
 
 
-@weekly_asset(kinds={"pytorch", "duckdb"}, pool="gpu", op_tags=finbert_op_tags())
+@weekly_asset(group_name="sentiment", kinds={"pytorch", "duckdb"}, pool="gpu", op_tags=finbert_op_tags())
 def finbert_scores(
     context: dg.AssetExecutionContext,
     finbert: FinBERT,

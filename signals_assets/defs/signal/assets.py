@@ -19,7 +19,7 @@ SCORES_TABLE = "finbert_scores"
 
 class ScaledSignalConfig(dg.Config):
     method: Literal["rank", "minmax"] = "rank"
-    """`rank`: (rank - 0.5) / n with ties kept, as Numerai scores by rank. `minmax`: the seed's
+    """`rank`: (rank - 0.5) / n with ties kept, as Numerai scores by rank. `minmax`: the blog post's
     MinMaxScaler, squeezed strictly inside (0, 1)."""
 
 
@@ -64,7 +64,7 @@ def _warn_about_history(context: dg.AssetExecutionContext, week: Week, smoothed:
         )
 
 
-@weekly_asset(kinds={"duckdb", "pandas"})
+@weekly_asset(group_name="signal", kinds={"duckdb", "pandas"})
 def scaled_signal(
     context: dg.AssetExecutionContext,
     config: ScaledSignalConfig,

@@ -1,6 +1,11 @@
 """The Delta Lake warehouse's IO manager (SIGNALS_WAREHOUSE=delta): one Delta table per asset under
-SIGNALS_DELTA_ROOT/signals/, which many runs can write at once. Reading it with DuckDB, and the headline-score cache,
-are in queries.py.
+SIGNALS_DELTA_ROOT/signals/, which many runs can write at once. Where the tables live and the commit that is run
+again on a conflict are in signals_assets/delta/tables.py; reading them with DuckDB, and the headline-score cache,
+in signals_assets/delta/queries.py (no Dagster there).
+
+The Dagster side, but not under defs/: dg imports every module there when the code location loads, and this one
+needs the `scale` extra (dagster-deltalake-pandas, deltalake). defs/warehouse.py imports it only when the Delta
+backend is chosen; the multiprocess executor's forkserver preloads it (defs/execution.py).
 
 Writes go through dagster-deltalake's DbIOManager, client and pandas type handler, with three changes to the
 handler, each a defect measured with dagster-deltalake 0.29.27 and deltalake 1.6.6:
@@ -16,7 +21,6 @@ overwrite through when the concurrent commits touched other partitions."""
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timezone
@@ -26,23 +30,18 @@ import dagster as dg
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+# TableMetadataSet has no public name in dagster 1.13; it writes the dagster/row_count keys the stock handlers write.
 from dagster._core.definitions.metadata import TableMetadataSet
-from dagster._core.definitions.partitions.utils import TimeWindow
+
+# The DB IO manager's parts have no public names; dagster-deltalake's own IO manager is built from them.
 from dagster._core.storage.db_io_manager import DbIOManager, TableSlice, escape_sql_string_literal
-from dagster._utils.backoff import backoff
 from dagster_deltalake.io_manager import DeltaLakeDbClient, TableConnection
 from dagster_deltalake_pandas import DeltaLakePandasTypeHandler
 from deltalake import DeltaTable, write_deltalake
-from deltalake.exceptions import CommitFailedError, DeltaError, SchemaMismatchError, TableNotFoundError
+from deltalake.exceptions import DeltaError, SchemaMismatchError, TableNotFoundError
 
-SCHEMA = "signals"
-# A commit that conflicts is run again this many times, after 0.1, 0.2, 0.4 .. 5 s (with jitter).
-COMMIT_RETRIES = 10
-MAX_DELAY_S = 5.0
-
-
-class DeltaWriteConflict(RuntimeError):
-    """A write kept conflicting with concurrent commits; nothing of it was committed."""
+from signals_assets.delta.tables import SCHEMA, committed, table_uri
 
 
 class DeltaSchemaChanged(ValueError):
@@ -53,50 +52,10 @@ class DeltaTableMissing(RuntimeError):
     """An input's Delta table does not exist under the delta root."""
 
 
-def table_uri(root: str, table: str) -> str:
-    return str(Path(root).resolve() / SCHEMA / table)
-
-
-def table_names(root: str) -> list[str]:
-    """The Delta tables under root/signals/ (a folder with a _delta_log)."""
-    return sorted(log.parent.name for log in (Path(root) / SCHEMA).glob("*/_delta_log"))
-
-
-def _delays() -> Iterator[float]:
-    delay = 0.1
-    while True:
-        yield min(delay, MAX_DELAY_S) * random.uniform(0.5, 1.5)
-        delay *= 2
-
-
-def committed(write, what: str, retries: int = COMMIT_RETRIES) -> int:
-    """Run `write` (one whole read-and-commit) until it commits; run again while its commit conflicts with a
-    concurrent one. The number of attempts it took; a clear error when it never committed."""
-    attempts = 0
-
-    def attempt():
-        nonlocal attempts
-        attempts += 1
-        write()
-
-    try:
-        backoff(attempt, retry_on=(CommitFailedError,), max_retries=retries, delay_generator=_delays())
-    except CommitFailedError as error:
-        raise DeltaWriteConflict(
-            f"{what} did not commit in {attempts} attempts: each time another run had committed a conflicting "
-            f"change first ({str(error).splitlines()[0]}). Nothing of this write was committed, the table keeps its "
-            "previous rows. Runs of different weeks do not conflict; two runs of the same week do: let the other "
-            "run finish, then run this one again. To queue runs of one week one after the other, add to "
-            "dagster.yaml's concurrency.runs: tag_concurrency_limits: [{key: dagster/partition, value: "
-            "{applyLimitPerUniqueValue: true}, limit: 1}]."
-        ) from error
-    return attempts
-
-
 def _describe(table_slice: TableSlice) -> str:
     weeks = [
         f"{dimension.partitions.start:%Y-%m-%d}"
-        if isinstance(dimension.partitions, TimeWindow)
+        if isinstance(dimension.partitions, dg.TimeWindow)
         else ", ".join(map(str, dimension.partitions))
         for dimension in table_slice.partition_dimensions or []
     ]
@@ -116,7 +75,7 @@ def _predicate(table_slice: TableSlice) -> str | None:
     parts = []
     for dimension in table_slice.partition_dimensions or []:
         column, partitions = dimension.partition_expr, dimension.partitions
-        if isinstance(partitions, TimeWindow):
+        if isinstance(partitions, dg.TimeWindow):
             parts.append(f"{column} >= '{_utc_text(partitions.start)}' AND {column} < '{_utc_text(partitions.end)}'")
         else:
             keys = ", ".join(f"'{escape_sql_string_literal(str(key))}'" for key in partitions)
@@ -129,7 +88,7 @@ def _filter(table_slice: TableSlice) -> pc.Expression | None:
     expression = None
     for dimension in table_slice.partition_dimensions or []:
         field, partitions = pc.field(dimension.partition_expr), dimension.partitions
-        if isinstance(partitions, TimeWindow):
+        if isinstance(partitions, dg.TimeWindow):
             part = (field >= _naive_utc(partitions.start)) & (field < _naive_utc(partitions.end))
         else:
             part = field.isin(list(partitions))

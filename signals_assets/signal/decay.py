@@ -3,7 +3,7 @@
 A week's FinBERT sentiment moves a lot from one week to the next (a ticker's few headlines change), and
 Numerai penalizes churn. Averaging this and earlier weeks' scores, each weighted 0.5 ** (age_weeks /
 halflife_weeks), keeps the signal steadier. Only weeks at or before `as_of` are read: no look-ahead.
-`halflife_weeks = 0` is this week only, exactly the undecayed sentiment (the seed's behaviour).
+`halflife_weeks = 0` is this week only, exactly the undecayed sentiment (the blog post's signal).
 
 Note that a decayed mean is a mean: a ticker whose only headlines are weeks old keeps their full sentiment
 (its weight is small but it is the only weight). `lookback_weeks` drops weeks older than that.
@@ -24,19 +24,11 @@ from signals_assets.signal.scaling import (
     ScalingMethod,
     scale_signal,
 )
+from signals_assets.weeks import PARTITION_COLUMN, week_stamp
 
-WEEK_COLUMN = "week_start"
 HEADLINES_COLUMN = "n_headlines"
 WEEKS_COLUMN = "n_weeks"
 DAYS_A_WEEK = 7.0
-
-
-def week_stamp(week: date | str | pd.Timestamp) -> pd.Timestamp:
-    """A week_start as a naive midnight Timestamp (DuckDB gives naive timestamps back)."""
-    stamp = pd.Timestamp(week)
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert("UTC").tz_localize(None)
-    return stamp.normalize()
 
 
 def decayed_sentiment(
@@ -60,15 +52,15 @@ def decayed_sentiment(
         raise ValueError(
             f"halflife_weeks must be 0 (this week only) or a positive number of weeks; got {halflife_weeks}."
         )
-    needed = [WEEK_COLUMN, TICKER_COLUMN, SENTIMENT_COLUMN] + ([HEADLINES_COLUMN] if weight_by_headlines else [])
+    needed = [PARTITION_COLUMN, TICKER_COLUMN, SENTIMENT_COLUMN] + ([HEADLINES_COLUMN] if weight_by_headlines else [])
     missing = [col for col in needed if col not in scores.columns]
     if missing:
         raise ValueError(
             f"The weekly scores lack column(s) {', '.join(missing)}; the decay needs one row per "
-            f"({WEEK_COLUMN}, {TICKER_COLUMN}) with its {SENTIMENT_COLUMN}."
+            f"({PARTITION_COLUMN}, {TICKER_COLUMN}) with its {SENTIMENT_COLUMN}."
         )
     as_of_stamp = week_stamp(as_of)
-    weeks = pd.to_datetime(scores[WEEK_COLUMN])
+    weeks = pd.to_datetime(scores[PARTITION_COLUMN])
     if weeks.dt.tz is not None:
         weeks = weeks.dt.tz_convert("UTC").dt.tz_localize(None)
     age_weeks = (as_of_stamp - weeks.dt.normalize()).dt.days / DAYS_A_WEEK
@@ -78,9 +70,9 @@ def decayed_sentiment(
     # Only now are the rows' values read: the window holds no week after as_of.
     past = scores.loc[window.to_numpy()].assign(_age=age_weeks[window].to_numpy())
     past = past.assign(**{TICKER_COLUMN: past[TICKER_COLUMN].astype(str)})
-    duplicated = past[[WEEK_COLUMN, TICKER_COLUMN]].duplicated()
+    duplicated = past[[PARTITION_COLUMN, TICKER_COLUMN]].duplicated()
     if duplicated.any():
-        pairs = past.loc[duplicated, [WEEK_COLUMN, TICKER_COLUMN]].astype(str).agg(" ".join, axis=1).head(5)
+        pairs = past.loc[duplicated, [PARTITION_COLUMN, TICKER_COLUMN]].astype(str).agg(" ".join, axis=1).head(5)
         raise ValueError(f"The weekly scores hold a (week, ticker) more than once: {', '.join(pairs)}.")
 
     not_finite = ~np.isfinite(past[SENTIMENT_COLUMN].to_numpy(dtype="float64"))

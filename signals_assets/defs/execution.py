@@ -1,11 +1,13 @@
-"""Running on a cluster: which executor runs a run's steps, and the Kubernetes request of the GPU step.
+"""How a run's steps execute: which executor runs them (in one process, a process each, or on a cluster), and the
+Kubernetes request of the GPU step.
 
 Both are read from the environment where the code location loads (defs/environment.py), and neither changes
 a local run: the executor stays `in_process` unless SIGNALS_EXECUTOR says otherwise, and the
 `dagster-k8s/config` tag on `finbert_scores` is read only by dagster-k8s' `k8s_job_executor`, which launches
 each step as its own Kubernetes Job. Every other executor ignores it.
 
-This module holds functions only (no module-level Dagster objects), so loading the defs folder finds
+This module defines no Dagster objects, only the functions that build them for defs/resources.py (the code
+location's executor) and defs/sentiment/assets.py (the FinBERT step's tags), so loading the defs folder finds
 nothing here to register.
 """
 
@@ -44,7 +46,7 @@ def step_process_preloads() -> list[str]:
     return [
         "dagster._core.storage.sqlite_storage",
         "dagster_postgres",
-        "signals_assets.delta.io_manager",
+        "signals_assets.delta_io_manager",
         "signals_assets.preloaded",
         "signals_assets.sentiment.scorer",
         "transformers.models.bert.modeling_bert",
