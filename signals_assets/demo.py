@@ -158,7 +158,8 @@ def main() -> int:
     from signals_assets.defs.warehouse import Warehouse
     from signals_assets.numerai.submission_file import submission_csv_path
 
-    warehouse = Warehouse()
+    # Resolved as a run resolves it: a setting from the environment (SIGNALS_DATA_DIR, ...) is an EnvVar until then.
+    warehouse = Warehouse().process_config_and_initialize()
     data_dir = Path(warehouse.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     weeks = [Week.from_key(key) for key in SAMPLE_WEEK_KEYS]

@@ -31,6 +31,7 @@ def test_demo_offline_tells_what_it_did_and_writes_a_valid_submission(tmp_path):
         if not name.startswith(("STOCKNEWS_", "NUMERAI_", "FINBERT_", "SIGNALS_", "DAGSTER_HOME"))
     }
     env["HF_HUB_OFFLINE"] = "1"
+    env["SIGNALS_DATA_DIR"] = str(tmp_path / "caches")  # a setting from the environment reaches the demo too
     done = subprocess.run(
         [sys.executable, "-m", "signals_assets.demo"],
         cwd=tmp_path,
@@ -40,6 +41,9 @@ def test_demo_offline_tells_what_it_did_and_writes_a_valid_submission(tmp_path):
         timeout=600,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "caches" / "demo-finbert-untrained").is_dir() and not (
+        tmp_path / "data" / "demo-finbert-untrained"
+    ).exists()
     printed = done.stdout
     assert "UNTRAINED" in printed and "FINBERT_MODEL=/path/to/finbert" in printed
     # A line per asset with its rows and time, not Dagster's event stream.
@@ -73,7 +77,7 @@ def test_demo_offline_tells_what_it_did_and_writes_a_valid_submission(tmp_path):
     assert str(report_md) in printed and "provider_labels" in report_md.read_text()
 
     csv_path = tmp_path / "data" / "submissions" / "signals_2026-11-13.csv"
-    log_path = tmp_path / "data" / "demo.log"
+    log_path = tmp_path / "caches" / "demo.log"
     assert str(csv_path) in printed and str(log_path) in printed
     assert "STEP_SUCCESS" in log_path.read_text() or "Finished execution" in log_path.read_text()
     report = validate_submission(sample_universe(), pd.read_csv(csv_path))
