@@ -235,18 +235,19 @@ class DagsterDev:
         return self.log.read_text(errors="replace")
 
 
-def materialize_command(week: str) -> list[str]:
-    """`dagster asset materialize` of every asset for one week, as a user types it."""
+def materialize_command(week: str, select: str = "*", module: str = "dagster") -> list[str]:
+    """`dagster asset materialize` of `select` for one week, as a user types it; `module`
+    signals_assets_tests.dagster_cli for the same CLI pointed at the loopback Numerai (and a test's clock)."""
     return [
         sys.executable,
         "-m",
-        "dagster",
+        module,
         "asset",
         "materialize",
         "-m",
         "signals_assets.definitions",
         "--select",
-        "*",
+        select,
         "--partition",
         week,
     ]

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from importlib import resources as package_files
 
 import duckdb
 
 from signals_assets.news.sample import SAMPLE_WEEK_KEYS, sample_articles, sample_tickers, sample_universe
 from signals_assets.weeks import Week
+from signals_assets_tests.dagster_dev import materialize_command
 from signals_assets_tests.numerai_server import FAKE_PUBLIC_ID, FAKE_SECRET_KEY, FakeNumerai
 from signals_assets_tests.stocknews_server import FAKE_TOKEN, FakeStockNewsAPI
 
@@ -30,19 +30,7 @@ DEFAULT_MAX_CHURN = 0.2
 
 def materialize_at(clock: str, week: Week, env: dict[str, str]) -> subprocess.CompletedProcess:
     """The weekly assets of `week`, as the schedule's run would, in a process whose clock starts at `clock`."""
-    command = [
-        sys.executable,
-        "-m",
-        "signals_assets_tests.dagster_cli",
-        "asset",
-        "materialize",
-        "-m",
-        "signals_assets.definitions",
-        "--select",
-        WEEKLY_ASSETS,
-        "--partition",
-        week.key,
-    ]
+    command = materialize_command(week.key, WEEKLY_ASSETS, "signals_assets_tests.dagster_cli")
     return subprocess.run(command, env={**env, "FAKE_NOW": clock}, capture_output=True, text=True, timeout=300)
 
 

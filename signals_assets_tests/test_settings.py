@@ -7,7 +7,6 @@ checks that every other setting of that resource still came from the environment
 
 import os
 import subprocess
-import sys
 
 import duckdb
 import pandas as pd
@@ -15,6 +14,7 @@ import yaml
 
 from signals_assets.news.sample import sample_articles, sample_tickers, sample_universe
 from signals_assets.weeks import Week, latest_complete_week
+from signals_assets_tests.dagster_dev import materialize_command
 from signals_assets_tests.numerai_server import FAKE_PUBLIC_ID, FAKE_SECRET_KEY
 from signals_assets_tests.stocknews_server import FAKE_TOKEN, FakeStockNewsAPI
 from signals_assets_tests.test_pipeline import shift_items
@@ -38,21 +38,7 @@ def materialize(tmp_path, settings: dict, run_config: dict, select: str, partiti
     config = tmp_path / "run_config.yaml"
     config.write_text(yaml.safe_dump(run_config))
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "signals_assets_tests.dagster_cli",
-            "asset",
-            "materialize",
-            "-m",
-            "signals_assets.definitions",
-            "--select",
-            select,
-            "--partition",
-            partition,
-            "-c",
-            str(config),
-        ],
+        [*materialize_command(partition, select, "signals_assets_tests.dagster_cli"), "-c", str(config)],
         env=env,
         capture_output=True,
         text=True,
