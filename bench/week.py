@@ -112,8 +112,24 @@ TOPICS = ("earnings", "paywall", "upgrade", "downgrade", "M&A", "dividend", "gui
 # ----- the synthetic week -----
 
 
-def synthetic_week(week_key: str, n_articles: int, n_tickers: int, seed: int = 0) -> dict:
-    """API items for the week's request range, the API's ticker list, and the universe's tickers."""
+def _reprinted(rng: random.Random, title: str, source: str) -> str:
+    """A syndicated copy's title as outlets rewrite it: a source suffix, Title Case, or one word swapped."""
+    kind = rng.random()
+    if kind < 0.35:
+        return f"{title} - {source}"
+    if kind < 0.55:
+        return title.title()
+    if kind < 0.8:
+        words = title.split()
+        words[rng.randrange(1, len(words))] = rng.choice(FINANCE_WORDS)
+        return " ".join(words)
+    return title
+
+
+def synthetic_week(week_key: str, n_articles: int, n_tickers: int, seed: int = 0, reprints: float = 0.0) -> dict:
+    """API items for the week's request range, the API's ticker list, and the universe's tickers. A `reprints`
+    share of the articles are syndicated copies of an earlier one (same tickers and label, another outlet, a
+    reworded title), as story collapse meets them in real news."""
     import numpy as np
     import pandas as pd
 
@@ -142,6 +158,11 @@ def synthetic_week(week_key: str, n_articles: int, n_tickers: int, seed: int = 0
     for n, instant in enumerate(instants):
         article_tickers = [tickers[index] for index in dict.fromkeys(picks[n, : sizes[n]].tolist())]
         title = _headline(rng, words, short_names[article_tickers[0]], titles)
+        label = str(labels[n])
+        if items and rng.random() < reprints:
+            original = items[rng.randrange(max(0, len(items) - 400), len(items))]
+            article_tickers, label = original["tickers"], original["sentiment"]
+            title = _reprinted(rng, original["title"], rng.choice(SOURCES))
         items.append(
             {
                 "news_url": f"https://news.invalid/{week_key}/{n:06d}",
@@ -151,7 +172,7 @@ def synthetic_week(week_key: str, n_articles: int, n_tickers: int, seed: int = 0
                 "source_name": rng.choice(SOURCES),
                 "date": news_date(instant),
                 "topics": rng.sample(TOPICS, rng.choice((0, 0, 1, 2))),
-                "sentiment": str(labels[n]),
+                "sentiment": label,
                 "type": "Article",
                 "tickers": article_tickers,
             }
@@ -592,6 +613,41 @@ def machine() -> dict:
     return info
 
 
+def story_collapse(database: Path, week_key: str, run: dict) -> dict:
+    """The share of the week's (ticker, headline) rows that story collapse removes, and what it costs: the story
+    ids of the stored filtered headlines computed again on their own (median of 3), beside the whole
+    aggregated_headlines step."""
+    import statistics
+
+    import duckdb
+
+    from signals_assets.news.stories import story_ids
+
+    with duckdb.connect(str(database), read_only=True) as connection:
+        filtered = connection.execute(
+            "SELECT numerai_ticker, title, published_at FROM signals.filtered_headlines WHERE week_start = ? "
+            "ORDER BY numerai_ticker, published_at",
+            [week_key],
+        ).fetchdf()
+        variants = connection.execute(
+            "SELECT count(DISTINCT variant) FROM signals.finbert_scores WHERE week_start = ?", [week_key]
+        ).fetchone()[0]
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        ids = story_ids(filtered["numerai_ticker"].astype(str), filtered["title"])
+        timings.append(time.perf_counter() - started)
+    stories = int(ids.groupby(filtered["numerai_ticker"].astype(str).to_numpy()).nunique().sum()) if len(ids) else 0
+    return {
+        "headlines": len(filtered),
+        "stories": stories,
+        "collapse_share": 1 - stories / len(filtered) if len(filtered) else 0.0,
+        "story_ids_s": statistics.median(timings),
+        "step_s": run["steps"].get("aggregated_headlines", {}).get("seconds", 0.0),
+        "variants": variants,
+    }
+
+
 def mib(value: int | None) -> str:
     return "n/a" if value is None else f"{value / 2**20:,.0f} MiB"
 
@@ -631,6 +687,9 @@ def main() -> None:
     parser.add_argument("--tickers", type=int, default=2_000, help="tickers with news this week (2,000)")
     parser.add_argument("--week", default=DEFAULT_WEEK, help=f"partition key, a closed week (default {DEFAULT_WEEK})")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--reprints", type=float, default=0.3, help="share of articles that are syndicated copies (0.3)"
+    )
     parser.add_argument("--latency-ms", type=float, default=0.0, help="server delay per answer (default 0: loopback)")
     parser.add_argument("--model-dir", type=Path, default=RESULTS / "finbert-shaped")
     parser.add_argument("--profile", action="store_true", help="cProfile the first run into bench/results/week.prof")
@@ -646,7 +705,7 @@ def main() -> None:
     info = machine()
     print("machine: " + "; ".join(f"{key} {value}" for key, value in info.items()), flush=True)
     started = time.perf_counter()
-    week = synthetic_week(args.week, args.articles, args.tickers, args.seed)
+    week = synthetic_week(args.week, args.articles, args.tickers, args.seed, args.reprints)
     week["universe"].to_csv(work / "universe.csv", index=False)
     items = week["items"]
     labels = Counter(item["sentiment"] for item in items)
@@ -730,6 +789,13 @@ def main() -> None:
         f"{scoring_step:.1f} s = {scoring_step / first['seconds']:.0%} of the run); total {first['seconds']:.1f} s; "
         f"peak RSS {mib(first['peak_rss'])} (fake API server, another process: {mib(server_peak)})"
     )
+    collapse = story_collapse(work / "warehouse.duckdb", args.week, first)
+    print(
+        f"stories: {collapse['headlines']:,} (ticker, headline) rows are {collapse['stories']:,} stories, "
+        f"{collapse['collapse_share']:.1%} collapsed ({args.reprints:.0%} of articles are reprints); story ids "
+        f"{collapse['story_ids_s']:.2f} s (median of 3) of aggregated_headlines' {collapse['step_s']:.2f} s step; "
+        f"finbert_scores over {collapse['variants']} variants"
+    )
     print(
         f"re-materialization: {sum(again_requests.values())} API calls, {again_scores.get('headlines_scored', 'n/a')} "
         f"headlines scored, {again['seconds']:.1f} s"
@@ -763,6 +829,7 @@ def main() -> None:
         "first": {**first, "server_requests": dict(first_requests)},
         "again": {**again, "server_requests": dict(again_requests)},
         "server_peak_rss": server_peak,
+        "story_collapse": collapse,
     }
     (RESULTS / "week.json").write_text(json.dumps(summary, indent=2, default=str))
     if args.profile:

@@ -7,6 +7,22 @@ Everything is invented: companies, symbols, outlets, headlines and URLs (on the 
 domain). A fixed seed, fixed dates and stdlib-only serialisation (gzip mtime 0, no set iteration)
 make two runs byte-identical; the tests compare a fresh run with the packaged files.
 
+Two things real news does that the signal variants handle, built in on purpose:
+- Syndicated copies: REPRINTED_STORY_SHARE of the stories get 1-3 reprints by other outlets within 36 hours
+  (a few cross into the next week), same tickers, same text, the provider's label again (5 % relabelled), their
+  own news_url; a reprint's title is the original's (about 20 %) or has one or two edits: the source credited as
+  a suffix (" - Street Wire", " | Market Ledger", " (Trading Floor News)"), Title Case, a punctuation change, or
+  one template word swapped for a synonym ("jumps" -> "rises", "third-quarter" -> "Q3"). Reprints count inside
+  ARTICLES_PER_WEEK: about a third of a week's items are reprints.
+- Articles about one company tagged with others: half of the multi-ticker articles are single-company headlines
+  about the first tagged (primary) company that tag 1-4 companies mentioned in passing (mostly competitors); the
+  other half name every tagged company.
+A title names a company by its symbol (upper case, a whole word: "COPG stock hits ...", "(COPG)") or by its
+listed name (tickers.json) with or without its trailing legal suffix (Inc., Corp., Holdings, Co., Group), in any
+case ("Copperleaf Genomics", "Copperleaf Genomics Inc."), never by a bare stem ("Copperleaf"); `title_names` is
+that rule, and the run fails if any title names other tagged companies than it is meant to. `build` also returns the
+`Stories` the items do not show (each item's original, the tickers its title names, a reprint's edits).
+
 Files written:
 - articles.json.gz  list of Stock News API `data` items (news_url, image_url, title, text,
                     source_name, date, topics, sentiment, type, tickers)
@@ -58,6 +74,73 @@ MIN_UNIVERSE_TICKERS_WITH_POLAR_NEWS = 300  # contract checked before writing
 TICKER_COUNTS = [(1, 0.58), (2, 0.27), (3, 0.09), (4, 0.04), (5, 0.02)]
 LABELS = [("Positive", 0.35), ("Negative", 0.28), ("Neutral", 0.37)]
 LABEL_MATCHES_WORDING = 0.85  # the provider's label disagrees with the headline now and then
+# A multi-ticker article is often about one company and tags peers it mentions in passing: its title names only
+# that company. The rest name every tagged company ("X and Y rally", "Top gainers today include X, Y and Z").
+PRIMARY_ONLY_TITLE_SHARE = 0.5
+IN_PASSING_COUNTS = [(1, 0.35), (2, 0.3), (3, 0.2), (4, 0.15)]
+IN_PASSING_SAME_SECTOR = 0.7  # companies mentioned in passing: mostly competitors, known or not
+# Syndication: industry measurements put reprints at 30-40 % of news items. A reprinted story's copies come from
+# other outlets within hours, tagged alike, labelled by the provider one by one, their titles lightly edited.
+REPRINTED_STORY_SHARE = 0.3
+REPRINT_COUNTS = [(1, 0.5), (2, 0.3), (3, 0.2)]  # copies of a reprinted story besides its original
+REPRINT_DELAY = timedelta(hours=36)  # most copies follow within a few hours: triangular, mode 0
+REPRINT_DRAWS = 4  # delays drawn until a copy falls in its original's week, at most
+RELABELLED_REPRINT_SHARE = 0.05
+EXACT_REPRINT_TITLE_SHARE = 0.2
+TWO_VARIATIONS_SHARE = 0.3  # of the edited reprint titles, those with two edits instead of one
+VARIATIONS = ("suffix", "case", "punctuation", "synonym")
+SUFFIX_FORMS = (" - {}", " | {}", " ({})")  # the source a copy credits, one of OUTLETS
+# Every company name ends in one of these; titles drop it 70 % of the time, as real headlines do.
+LEGAL_SUFFIXES = ("Inc.", "Corp.", "Holdings", "Co.", "Group")
+SMALL_WORDS = {"a", "an", "and", "as", "at", "by", "for", "from", "in", "of", "on", "or", "the", "to", "vs.", "with"}
+# One word of a headline template swapped by a reprint (words of the template only: never a company's name).
+SYNONYMS = {
+    "jump": "rise",
+    "jumps": "rises",
+    "beats": "tops",
+    "tops": "beats",
+    "third-quarter": "Q3",
+    "soaring": "surging",
+    "plunging": "sinking",
+    "slide": "fall",
+    "climb": "rise",
+    "rally": "climb",
+    "rallies": "climbs",
+    "drop": "fall",
+    "fall": "drop",
+    "raises": "lifts",
+    "lifts": "raises",
+    "upgrades": "lifts",
+    "downgrades": "cuts",
+    "slashes": "cuts",
+    "cuts": "slashes",
+    "announces": "unveils",
+    "reports": "posts",
+    "posts": "reports",
+    "estimates": "forecasts",
+    "outlook": "forecast",
+    "guidance": "forecast",
+    "profit": "earnings",
+    "misses": "falls short of",
+    "wins": "secures",
+    "warns": "cautions",
+    "appoints": "names",
+    "names": "appoints",
+    "probe": "investigation",
+    "recalls": "pulls",
+    "biggest": "largest",
+    "gainers": "winners",
+    "losers": "decliners",
+    "acquire": "buy",
+    "partnership": "alliance",
+    "declares": "announces",
+    "completes": "closes",
+    "expand": "widen",
+    "jobs": "positions",
+    "CEO": "chief executive",
+    "sinks": "falls",
+    "tumbles": "slumps",
+}
 
 SECTORS = {
     "Technology": {
@@ -154,21 +237,23 @@ PRODUCTS = {  # noun phrases that read after "demand for" / "sales on" / "makes 
     "Communication Services": ["streaming subscriptions", "wireless plans", "advertising", "broadband"],
 }
 
-# (headline, topics). Fields: name, short, ticker, pct, bn, mn, bank, target, product, dps, date.
+# (headline, topics). Fields: name, ticker, peer, names, pct, bn, mn, bank, target, product, dps, date (and short,
+# the bare stem, in TEXTS only). A title names a company by {name} / {peer} / {names} (its listed name, the legal
+# suffix dropped 70 % of the time for {name}) or by {ticker}: the forms title attribution recognizes.
 SINGLE_HEADLINES = {
     "Positive": [
         ("{name} shares jump {pct}% after third-quarter revenue tops estimates", ["earnings"]),
         ("{name} raises full-year outlook as demand for {product} holds up", ["earnings", "guidance"]),
         ("{bank} upgrades {name} to Buy, sees {pct}% upside", ["upgrades"]),
         ("{name} announces ${bn} billion share buyback", ["buyback"]),
-        ("{short} stock hits 52-week high on strong order backlog", []),
+        ("{ticker} stock hits 52-week high on strong order backlog", []),
         ("{name} beats on earnings and lifts dividend", ["earnings", "dividend"]),
         ("Why {name} ({ticker}) stock is soaring today", []),
         ("{name} wins ${mn} million contract, shares climb", ["contracts"]),
         ("{name} margins expand as cost cuts pay off", ["earnings"]),
-        ("{bank} raises {short} price target to ${target}, reiterates Outperform", ["upgrades"]),
+        ("{bank} raises {name} price target to ${target}, reiterates Outperform", ["upgrades"]),
         ("{name} posts record quarterly sales on {product}", ["earnings"]),
-        ("{short} rallies after FDA clears key product", ["product"]),
+        ("{name} rallies after FDA clears key product", ["product"]),
         ("3 reasons to buy {name} ({ticker}) stock now", []),
         ("{name} reports better-than-expected profit, guides higher", ["earnings", "guidance"]),
         ("Is {name} the top growth stock to own this quarter?", []),
@@ -178,15 +263,15 @@ SINGLE_HEADLINES = {
         ("{name} misses third-quarter estimates as costs climb", ["earnings"]),
         ("{bank} downgrades {name} to Underperform on slowing growth", ["downgrades"]),
         ("{name} faces SEC probe over revenue accounting", ["lawsuit"]),
-        ("{short} stock sinks to 52-week low", []),
+        ("{ticker} stock sinks to 52-week low", []),
         ("{name} recalls products after safety complaints", ["product"]),
         ("Why {name} ({ticker}) stock is plunging today", []),
         ("{name} cuts {mn} jobs as demand for {product} weakens", ["management"]),
         ("{name} suspends dividend to preserve cash", ["dividend"]),
-        ("{bank} slashes {short} price target to ${target}", ["downgrades"]),
+        ("{bank} slashes {name} ({ticker}) price target to ${target}", ["downgrades"]),
         ("{name} CEO resigns abruptly; shares fall", ["management"]),
         ("{name} warns of wider loss on supply disruptions", ["guidance"]),
-        ("{short} tumbles after losing ${mn} million contract", ["contracts"]),
+        ("{name} tumbles after losing ${mn} million contract", ["contracts"]),
         ("Short sellers circle {name} as margins shrink", []),
         ("{name} hit with class-action lawsuit over disclosures", ["lawsuit"]),
     ],
@@ -195,10 +280,10 @@ SINGLE_HEADLINES = {
         ("{name} declares quarterly dividend of ${dps} per share", ["dividend", "PressRelease"]),
         ("{name} appoints new chief financial officer", ["management", "PressRelease"]),
         ("{name} to present at investor conference next week", ["PressRelease"]),
-        ("What to expect from {short}'s earnings call", ["earnings"]),
+        ("What to expect from {name}'s earnings call", ["earnings"]),
         ("{name} ({ticker}) stock: is it a buy, sell or hold?", []),
         ("{name} completes previously announced debt offering", ["PressRelease"]),
-        ("{short} holds annual shareholder meeting", ["PressRelease"]),
+        ("{ticker} holds annual shareholder meeting", ["PressRelease"]),
         ("{name} files quarterly report with the SEC", []),
         ("How {name} makes money from {product}", []),
         ("{name} shares trade flat ahead of Fed decision", []),
@@ -280,10 +365,13 @@ def make_companies(rng: random.Random, count: int) -> list[Company]:
         names[name] = None
         symbols[ticker] = None
         ipo = datetime(1985, 1, 1) + timedelta(days=rng.randrange(0, 365 * 40))
+        legal = rng.choice(["Inc.", "Corp.", "Holdings", "Inc.", "Co.", "Group"])
+        if legal == "Group" and name.endswith(" Group"):  # no "Insurance Group Group"
+            legal = "Holdings"
         companies.append(
             Company(
                 ticker,
-                f"{name} {rng.choice(['Inc.', 'Corp.', 'Holdings', 'Inc.', 'Co.', 'Group'])}",
+                f"{name} {legal}",
                 stem,
                 sector,
                 industry,
@@ -305,7 +393,7 @@ def symbol_candidates(rng: random.Random, stem: str, suffix: str):
 
 
 def headline_choices(tone: str, tickers: int) -> list[tuple[str, list[str]]]:
-    """Headlines that name every tagged company: one name, two ({name}, {peer}), or a list ({names})."""
+    """Headlines that name `tickers` companies: one name, two ({name}, {peer}), or a list ({names})."""
     if tickers == 1:
         return SINGLE_HEADLINES[tone]
     if tickers == 2:
@@ -345,8 +433,19 @@ def draw_instant(rng: random.Random, start: datetime, end: datetime) -> datetime
             return instant
 
 
+@dataclass(frozen=True)
+class Stories:
+    """What the items do not say about themselves, keyed by news_url: the original each item copies (an original
+    is its own), the tagged symbols its title names (in tag order), and for a reprint how its title differs from
+    the original's (() for the same title)."""
+
+    original: dict[str, str]
+    named: dict[str, tuple[str, ...]]
+    variations: dict[str, tuple[str, ...]]
+
+
 class ArticleWriter:
-    """Builds API items; serial numbers keep URLs unique."""
+    """Builds API items and remembers their stories; serial numbers keep URLs unique."""
 
     def __init__(self, rng: random.Random, companies: list[Company], popularity: list[float]):
         self.rng = rng
@@ -356,45 +455,122 @@ class ArticleWriter:
         for index, company in enumerate(companies):
             self.by_sector.setdefault(company.sector, []).append(index)
         self.serial = 0
+        self.stories = Stories({}, {}, {})
+        self.drafts: dict[str, tuple[str, dict]] = {}  # original's news_url -> (headline template, fields)
+
+    def story(self, instant: datetime, window_end: datetime, primary: int | None = None) -> list[dict]:
+        """An original and, for REPRINTED_STORY_SHARE of the stories (videos never), its reprints by other outlets."""
+        original = self.article(instant, primary)
+        if original["type"] != "Article" or self.rng.random() >= REPRINTED_STORY_SHARE:
+            return [original]
+        return [original, *self.reprints(original, weighted(self.rng, REPRINT_COUNTS), window_end)]
 
     def article(self, instant: datetime, primary: int | None = None, video_allowed: bool = True) -> dict:
         rng = self.rng
         if primary is None:
             primary = rng.choices(range(len(self.companies)), weights=self.popularity, k=1)[0]
-        picked = self.pick_tickers(primary, weighted(rng, TICKER_COUNTS))
+        count = weighted(rng, TICKER_COUNTS)
+        primary_only = count > 1 and rng.random() < PRIMARY_ONLY_TITLE_SHARE
+        if primary_only:
+            count = 1 + weighted(rng, IN_PASSING_COUNTS)
+        picked = self.pick_tickers(primary, count, primary_only)
         label = weighted(rng, LABELS)
         tone = label if rng.random() < LABEL_MATCHES_WORDING else rng.choice([x for x, _ in LABELS if x != label])
         first = self.companies[picked[0]]
         fields = self.fields(first, picked, instant)
-        headline, topics = rng.choice(headline_choices(tone, len(picked)))
-        title = headline.format(**fields)
-        outlet = rng.choice(OUTLETS)
-        topics = list(topics) + (["paywall"] if outlet in PAYWALLED_OUTLETS else [])
+        named = picked[:1] if primary_only else picked
+        headline, topics = rng.choice(headline_choices(tone, len(named)))
         kind = "Video" if video_allowed and rng.random() < VIDEO_SHARE else "Article"
+        item = self.item(
+            instant,
+            headline.format(**fields),
+            rng.choice(TEXTS[tone]).format(**fields),
+            rng.choice(OUTLETS),
+            list(topics),
+            label,
+            kind,
+            [self.companies[index].ticker for index in picked],
+        )
+        url = item["news_url"]
+        self.stories.original[url] = url
+        self.stories.named[url] = tuple(self.companies[index].ticker for index in named)
+        self.drafts[url] = (headline, fields)
+        return item
+
+    def reprints(self, original: dict, count: int, window_end: datetime) -> list[dict]:
+        """`count` copies of `original` by other outlets within REPRINT_DELAY, same tickers, same text."""
+        rng = self.rng
+        headline, fields = self.drafts[original["news_url"]]
+        published = parse_instant(original["date"])
+        items = []
+        for outlet in rng.sample([name for name in OUTLETS if name != original["source_name"]], count):
+            # Copies mostly land in the original's week: a few redraws still leave some across its end, as in
+            # real news, where a Friday story's copies run into the weekend.
+            for _ in range(REPRINT_DRAWS):
+                delay = rng.triangular(0, REPRINT_DELAY.total_seconds(), 0)
+                if published + timedelta(seconds=delay) < window_end:
+                    break
+            label = original["sentiment"]
+            if rng.random() < RELABELLED_REPRINT_SHARE:  # the provider labels every copy on its own
+                label = rng.choice([x for x, _ in LABELS if x != label])
+            title, kinds = reprint_title(rng, headline, fields, original["source_name"])
+            item = self.item(
+                published + timedelta(seconds=round(delay)),
+                title,
+                original["text"],
+                outlet,
+                original["topics"],
+                label,
+                "Article",
+                original["tickers"],
+            )
+            url = item["news_url"]
+            self.stories.original[url] = original["news_url"]
+            self.stories.named[url] = self.stories.named[original["news_url"]]
+            self.stories.variations[url] = kinds
+            items.append(item)
+        return items
+
+    def item(
+        self,
+        instant: datetime,
+        title: str,
+        text: str,
+        outlet: str,
+        topics: list[str],
+        label: str,
+        kind: str,
+        tickers: list[str],
+    ) -> dict:
         self.serial += 1
         local = eastern(instant)
         slug = "-".join(re.sub(r"[^a-z0-9 ]", "", title.lower()).split()[:8])
         outlet_slug = outlet.lower().replace(" ", "-")
+        paywall = ["paywall"] if outlet in PAYWALLED_OUTLETS else []
+        topics = [topic for topic in topics if topic != "paywall"] + paywall  # a copy's outlet decides
         return {
             "news_url": f"https://sample-news.invalid/{outlet_slug}/{local:%Y/%m/%d}/{slug}-{self.serial:06d}",
             "image_url": f"https://sample-news.invalid/images/{self.serial:06d}.jpg",
             "title": title,
-            "text": rng.choice(TEXTS[tone]).format(**fields),
+            "text": text,
             "source_name": outlet,
             "date": rfc2822(instant),
             "topics": topics,
             "sentiment": label,
             "type": kind,
-            "tickers": [self.companies[index].ticker for index in picked],
+            "tickers": list(tickers),
         }
 
-    def pick_tickers(self, primary: int, count: int) -> list[int]:
+    def pick_tickers(self, primary: int, count: int, in_passing: bool = False) -> list[int]:
+        """The primary company and count - 1 others: those a title names draw attention as the primary does;
+        those `in_passing` (competitors an article about the primary mentions) are mostly any of its sector."""
         rng = self.rng
         picked = [primary]
         while len(picked) < count:
-            peers = self.by_sector[self.companies[primary].sector] if rng.random() < 0.6 else range(len(self.companies))
-            peers = list(peers)
-            candidate = rng.choices(peers, weights=[self.popularity[i] for i in peers], k=1)[0]
+            same_sector = rng.random() < (IN_PASSING_SAME_SECTOR if in_passing else 0.6)
+            peers = list(self.by_sector[self.companies[primary].sector] if same_sector else range(len(self.companies)))
+            flat = in_passing and same_sector
+            candidate = rng.choices(peers, weights=[1.0 if flat else self.popularity[i] for i in peers], k=1)[0]
             if candidate not in picked:
                 picked.append(candidate)
         return picked
@@ -404,7 +580,7 @@ class ArticleWriter:
         names = [self.companies[index].name for index in picked]
         report_day = eastern(instant) + timedelta(days=rng.randrange(3, 20))
         return {
-            "name": first.name.rsplit(" ", 1)[0] if rng.random() < 0.7 else first.name,
+            "name": bare_name(first.name) if rng.random() < 0.7 else first.name,
             "short": first.short,
             "ticker": first.ticker,
             "peer": self.companies[picked[1]].name if len(picked) > 1 else "",
@@ -420,7 +596,88 @@ class ArticleWriter:
         }
 
 
-def build(rng: random.Random) -> tuple[list[dict], list[dict], list[list[str]], dict[str, str]]:
+# --- reprint titles: edits of the original's headline template, never of a company's name ------------------
+PLACEHOLDER = re.compile(r"\{[^}]*\}")
+SYNONYM_WORD = re.compile(
+    r"(?<![\w-])(" + "|".join(re.escape(word) for word in sorted(SYNONYMS, key=len, reverse=True)) + r")(?![\w-])"
+)
+# (pattern, replacement) pairs a copy editor applies. The hyphen edit spares "third-quarter", a SYNONYMS key, so
+# that a title can take both a synonym and a punctuation edit.
+PUNCTUATION_EDITS = (
+    (re.compile(r", "), " - "),
+    (re.compile(r"; "), " - "),
+    (re.compile(r": "), " - "),
+    (re.compile(r"\?$"), ""),
+    (re.compile(r"'"), "\u2019"),
+    (re.compile(r" and "), " & "),
+    (re.compile(r"(?<=[0-9a-z])-(?=[a-z])(?<!third-)"), " "),
+)
+
+
+def literal_spots(template: str, pattern: re.Pattern) -> list[re.Match]:
+    """Matches of `pattern` in the template's own words, outside its {fields}."""
+    fields = [(m.start(), m.end()) for m in PLACEHOLDER.finditer(template)]
+    return [m for m in pattern.finditer(template) if not any(a < m.end() and m.start() < b for a, b in fields)]
+
+
+def swapped_synonym(rng: random.Random, template: str) -> str:
+    spot = rng.choice(literal_spots(template, SYNONYM_WORD))
+    return template[: spot.start()] + SYNONYMS[spot.group(0)] + template[spot.end() :]
+
+
+def punctuated(rng: random.Random, template: str) -> str:
+    pattern, replacement = rng.choice([edit for edit in PUNCTUATION_EDITS if literal_spots(template, edit[0])])
+    spot = rng.choice(literal_spots(template, pattern))
+    return template[: spot.start()] + replacement + template[spot.end() :]
+
+
+def title_case(title: str) -> str:
+    """Headline Title Case: each word's first letter (and after a hyphen or parenthesis) upper case, short
+    words lower case past the first; the rest of a word as it was, so symbols and names keep their case."""
+    words = title.split(" ")
+    return " ".join(
+        word
+        if index and word in SMALL_WORDS
+        else re.sub(r"(^|[-(])([a-z])", lambda m: m.group(1) + m.group(2).upper(), word)
+        for index, word in enumerate(words)
+    )
+
+
+def reprint_title(rng: random.Random, headline: str, fields: dict, credited: str) -> tuple[str, tuple[str, ...]]:
+    """A reprint's title and its edits: the original's title (EXACT_REPRINT_TITLE_SHARE), else one or two of a
+    credited source as suffix, Title Case, a punctuation change and one word swapped for a synonym."""
+    if rng.random() < EXACT_REPRINT_TITLE_SHARE:
+        return headline.format(**fields), ()
+    possible = ["suffix", "case"]
+    if any(literal_spots(headline, pattern) for pattern, _ in PUNCTUATION_EDITS):
+        possible.append("punctuation")
+    if literal_spots(headline, SYNONYM_WORD):
+        possible.append("synonym")
+    chosen = rng.sample(possible, 2 if rng.random() < TWO_VARIATIONS_SHARE else 1)
+    kinds = tuple(kind for kind in VARIATIONS if kind in chosen)
+    template = swapped_synonym(rng, headline) if "synonym" in kinds else headline
+    template = punctuated(rng, template) if "punctuation" in kinds else template
+    title = template.format(**fields)
+    title = title_case(title) if "case" in kinds else title
+    title = title + rng.choice(SUFFIX_FORMS).format(credited) if "suffix" in kinds else title
+    return title, kinds
+
+
+def bare_name(name: str) -> str:
+    """A listed company name without its trailing legal suffix: how titles name it (and attribution finds it)."""
+    stem, _, last = name.rpartition(" ")
+    return stem if stem and last in LEGAL_SUFFIXES else name
+
+
+def title_names(title: str, symbol: str, name: str) -> bool:
+    """Whether `title` names the company as title attribution is to recognize it: its symbol as a whole word, case
+    kept, or its listed name without the trailing legal suffix as whole words, any case."""
+    if re.search(rf"(?<!\w){re.escape(symbol)}(?!\w)", title):
+        return True
+    return re.search(rf"(?<!\w){re.escape(bare_name(name))}(?!\w)", title, re.IGNORECASE) is not None
+
+
+def build(rng: random.Random) -> tuple[list[dict], list[dict], list[list[str]], dict[str, str], Stories]:
     total = NEWS_COMPANIES + UNIVERSE_ONLY_COMPANIES + LISTED_ONLY_COMPANIES
     companies = make_companies(rng, total)
     news = companies[:NEWS_COMPANIES]
@@ -434,15 +691,14 @@ def build(rng: random.Random) -> tuple[list[dict], list[dict], list[list[str]], 
     for week in range(WEEKS):
         start = FIRST_WEEK_START + week * WEEK
         end = start + WEEK
-        target = rng.randrange(*ARTICLES_PER_WEEK)
+        target = rng.randrange(*ARTICLES_PER_WEEK)  # reprints included
         # Coverage first, so that nearly every company has news every week; then attention-weighted news.
-        week_articles = [
-            writer.article(draw_instant(rng, start, end), primary=index)
-            for index in range(len(news))
-            if rng.random() < COVERAGE_PROBABILITY
-        ]
+        week_articles = []
+        for index in range(len(news)):
+            if rng.random() < COVERAGE_PROBABILITY:
+                week_articles += writer.story(draw_instant(rng, start, end), end, primary=index)
         while len(week_articles) < target:
-            week_articles.append(writer.article(draw_instant(rng, start, end)))
+            week_articles += writer.story(draw_instant(rng, start, end), end)
         articles.extend(week_articles)
     boundaries = [FIRST_WEEK_START + week * WEEK for week in range(WEEKS + 1)]
     for boundary in boundaries:  # right at the window edges: 1 s before is in, the edge itself is out
@@ -459,7 +715,7 @@ def build(rng: random.Random) -> tuple[list[dict], list[dict], list[list[str]], 
     listed = [(c, True) for c in news] + [(c, False) for c in universe_only[:20] + listed_only]
     tickers = sorted((ticker_item(company, has_news) for company, has_news in listed), key=lambda item: item["ticker"])
     sectors = {f"{c.ticker} US": c.sector for c in universe_companies}  # for the Numerai neutralizer
-    return articles, tickers, universe, sectors
+    return articles, tickers, universe, sectors, writer.stories
 
 
 def ticker_item(company: Company, has_news: bool) -> dict:
@@ -475,8 +731,17 @@ def ticker_item(company: Company, has_news: bool) -> dict:
     }
 
 
-def check_contract(articles: list[dict], universe: list[list[str]]) -> list[str]:
-    """Per sample week: universe tickers with Positive/Negative articles; fails loudly below the floor."""
+def check_contract(articles: list[dict], tickers: list[dict], universe: list[list[str]], stories: Stories) -> list[str]:
+    """Per sample week: articles, reprints and universe tickers with Positive/Negative articles; fails loudly below
+    the floor, or when a title does not name exactly the tagged companies it is meant to (by `title_names`)."""
+    names = {item["ticker"]: item["name"] for item in tickers}
+    for article in articles:
+        found = tuple(t for t in dict.fromkeys(article["tickers"]) if title_names(article["title"], t, names[t]))
+        if found != stories.named[article["news_url"]]:
+            raise SystemExit(
+                f"{article['title']!r} names {found} by symbol or name, meant to name "
+                f"{stories.named[article['news_url']]} of {article['tickers']}; change the template or the names."
+            )
     in_universe = {row[0].split(" ")[0] for row in universe}
     lines = []
     for week in range(WEEKS):
@@ -489,7 +754,21 @@ def check_contract(articles: list[dict], universe: list[list[str]]) -> list[str]
                 f"Week {start:%Y-%m-%d}: only {len(polar)} universe tickers with non-neutral news "
                 f"(need {MIN_UNIVERSE_TICKERS_WITH_POLAR_NEWS}); raise COVERAGE_PROBABILITY or ARTICLES_PER_WEEK."
             )
-        lines.append(f"week {start:%Y-%m-%d}: {len(inside)} articles, {len(polar)} universe tickers with polar news")
+        reprints = sum(stories.original[a["news_url"]] != a["news_url"] for a in inside)
+        multi = [a for a in inside if len(a["tickers"]) > 1]
+        primary_only = sum(len(stories.named[a["news_url"]]) == 1 for a in multi)
+        lines.append(
+            f"week {start:%Y-%m-%d}: {len(inside)} articles ({reprints / len(inside):.1%} reprints, "
+            f"{len(multi)} multi-ticker of which {primary_only} name only the primary company), "
+            f"{len(polar)} universe tickers with polar news"
+        )
+    reprinted = list(stories.variations)
+    kinds = {kind: sum(kind in stories.variations[url] for url in reprinted) for kind in VARIATIONS}
+    exact = sum(not stories.variations[url] for url in reprinted)
+    lines.append(
+        f"{len(reprinted)} reprints: {exact / len(reprinted):.0%} exact titles; edits "
+        + ", ".join(f"{kind} {count}" for kind, count in kinds.items())
+    )
     return lines
 
 
@@ -538,17 +817,26 @@ Targets are Numerai's 5 buckets {0, 0.25, 0.5, 0.75, 1} (5/20/50/20/5 % of each 
 Friday's targets are all NaN: a 60-day target resolves about 13 weeks later, so the latest sample week is
 'pending' as a real unresolved week is, and only the first four weeks score.
 
-The planted relation, so that the demo's provider-label baseline scores above zero: each ticker-week's
-latent return is TARGET_LABEL_LEAN x (the mean provider label of the ticker's non-Neutral articles of that
-week: Positive +1, Negative -1; type Article, published in the UTC window [Saturday, next Saturday), as the
-pipeline's filtered headlines with drop_neutral see them; 0 for tickers without such news) + a risk part
-(TARGET_RISK_LOAD x neutralizer_beta + a weekly sector shock) + idiosyncratic noise N(0, 1), then bucketed.
-The neutralizer exposures are drawn independently of the news, so neutralizing does not remove the lean.
-Measured on the resolved weeks over tickers with non-Neutral news (about 320 a week; printed by the
-script): Pearson(label mean, target) 0.07, 0.19, 0.18, 0.23 (Spearman alike), 0.17 pooled; with ~320
-tickers a week one week's correlation has a standard error of about 0.055. The example predictions load on momentum
-and on a slice of the idiosyncratic noise (some skill, none from the news), so the baseline also has room
-for a positive contribution against them.
+The planted relation, so that the demo's provider-label signals score above zero and a signal that counts
+stories once and attributes by title scores higher: each ticker-week's latent return is TARGET_LABEL_LEAN x
+(the ticker's mean provider label over its STORIES of the week: Positive +1, Negative -1, Neutral stories left
+out as drop_neutral leaves them out; a story counts once, by its original (type Article, published in the UTC
+window [Saturday, next Saturday), its label), weighted 1 when its title names the ticker and 1 / (number of
+tickers tagged) when it only tags it; 0 for tickers without such news) + a risk part (TARGET_RISK_LOAD x
+neutralizer_beta + a weekly sector shock) + idiosyncratic noise N(0, 1), then bucketed. This is exactly what
+a "provider labels, stories once, title attribution" signal computes: an advantage planted for collapsing
+and attribution, not a finding. The neutralizer exposures are drawn independently of the news, so
+neutralizing does not remove the lean.
+
+Measured on the four resolved weeks (printed by the script), Pearson (Spearman) of the target with
+- the plain mean label over every non-Neutral item of the week (what the plain provider_labels signal sees;
+  304-321 tickers a week): 0.17 (0.17), 0.18 (0.16), 0.13 (0.14), 0.17 (0.18); pooled 0.16 (0.16);
+- the planted stories/attribution mean: 0.20 (0.19), 0.17 (0.15), 0.20 (0.21), 0.19 (0.20); pooled 0.19 (0.18).
+With ~315 tickers a week one week's correlation has a standard error of about 0.055, and the two means
+correlate about 0.92 across tickers (labels are drawn per story, so copies and passing mentions shift a mean
+only so far): the plain signal keeps most of the planted correlation, and one week in four it ties. The
+example predictions load on momentum and on a slice of the idiosyncratic noise (some skill, none from the
+news), so the baseline also has room for a positive contribution against them.
 """
 
 DEFAULT_NUMERAI_OUT = Path(__file__).resolve().parents[1] / "signals_assets" / "numerai" / "sample_data"
@@ -566,25 +854,47 @@ FEATURES = ("feature_momentum_20d", "feature_volatility_60d", "feature_value", "
 EXPOSURES = ("beta", "size", "momentum")
 
 
-def label_means(articles: list[dict], universe: list[list[str]]) -> list[dict[str, float]]:
-    """Per sample week: numerai_ticker -> mean provider label (+1/-1) of its non-Neutral articles."""
+def label_means(
+    articles: list[dict], universe: list[list[str]], stories: Stories | None = None
+) -> list[dict[str, float]]:
+    """Per sample week: numerai_ticker -> mean provider label (Positive +1, Negative -1) of its non-Neutral items
+    of type Article published in the week's UTC window.
+
+    Without `stories`: every item at weight 1 (what the plain provider_labels signal sees). With `stories`: each
+    story once, by its original (its window, its label; copies ignored), at weight 1 for a ticker its title names
+    and 1 / (number of tickers tagged) for a ticker it only tags (provider labels, stories once, title
+    attribution): the mean the targets lean on."""
     in_universe = {row[0] for row in universe}
     weeks: list[dict[str, float]] = []
     for week in range(WEEKS):
         start = FIRST_WEEK_START + week * WEEK
         end = start + WEEK
-        labels: dict[str, list[float]] = {}
+        sums: dict[str, list[float]] = {}  # ticker -> [weighted label sum, weight sum]
         for article in articles:
             if article["type"] != "Article" or article["sentiment"] == "Neutral":
+                continue
+            if stories is not None and stories.original[article["news_url"]] != article["news_url"]:
                 continue
             if not start <= parse_instant(article["date"]) < end:
                 continue
             score = 1.0 if article["sentiment"] == "Positive" else -1.0
-            for ticker in dict.fromkeys(f"{symbol} US" for symbol in article["tickers"]):
+            tagged = list(dict.fromkeys(article["tickers"]))
+            named = stories.named[article["news_url"]] if stories is not None else tagged
+            for symbol in tagged:
+                ticker = f"{symbol} US"
                 if ticker in in_universe:
-                    labels.setdefault(ticker, []).append(score)
-        weeks.append({ticker: sum(values) / len(values) for ticker, values in sorted(labels.items())})
+                    weight = 1.0 if symbol in named else 1.0 / len(tagged)
+                    total = sums.setdefault(ticker, [0.0, 0.0])
+                    total[0] += weight * score
+                    total[1] += weight
+        weeks.append({ticker: total / weight for ticker, (total, weight) in sorted(sums.items())})
     return weeks
+
+
+def correlations(means: dict[str, float], tickers: list[str], target: list[float]) -> tuple[pd.Series, pd.Series]:
+    """The label means and targets of the tickers that have a mean."""
+    polar = [i for i, t in enumerate(tickers) if t in means]
+    return pd.Series([means[tickers[i]] for i in polar]), pd.Series([target[i] for i in polar])
 
 
 def buckets(values: list[float], shares: list[tuple[float, float]]) -> list[float]:
@@ -595,7 +905,7 @@ def buckets(values: list[float], shares: list[tuple[float, float]]) -> list[floa
     return np.array([value for value, _ in shares])[np.digitize(positions, edges)].tolist()
 
 
-def numerai_tables(articles: list[dict], universe: list[list[str]], sectors: dict[str, str]):
+def numerai_tables(articles: list[dict], universe: list[list[str]], sectors: dict[str, str], stories: Stories):
     """The four tables (validation, neutralizer, example preds, live) and the measured relation."""
     import pyarrow as pa
 
@@ -605,7 +915,8 @@ def numerai_tables(articles: list[dict], universe: list[list[str]], sectors: dic
     sector_columns = {name: "neutralizer_sector_" + re.sub("[^a-z]+", "_", name.lower()) for name in sector_names}
     base = {ticker: {name: rng.gauss(0, 1) for name in EXPOSURES} for ticker in tickers}
     value_base = {ticker: rng.gauss(0, 1) for ticker in tickers}
-    means = label_means(articles, universe)
+    means = label_means(articles, universe, stories)  # the planted relation
+    plain = label_means(articles, universe)  # what the plain provider_labels signal sees
     fridays = [FIRST_WEEK_START.replace(tzinfo=None) + week * WEEK + FRIDAY_OFFSET for week in range(WEEKS)]
     validation: dict[str, list] = {"numerai_ticker": [], "date": []}
     validation.update({name: [] for name in (*FEATURES, "target", "target_jupiter_60", "target_chili_60")})
@@ -614,7 +925,8 @@ def numerai_tables(articles: list[dict], universe: list[list[str]], sectors: dic
     neutralizer.update({f"neutralizer_{name}": [] for name in EXPOSURES})
     example: dict[str, list] = {"numerai_ticker": [], "date": [], "signal": []}
     live: dict[str, list] = {}
-    strength, pooled_x, pooled_y = [], [], []
+    strength: list[str] = []
+    pooled: dict[str, tuple[list[float], list[float]]] = {"plain": ([], []), "planted": ([], [])}
     for week, friday in enumerate(fridays):
         shocks = {name: rng.gauss(0, SECTOR_SHOCK) for name in sector_names}
         exposure = {
@@ -662,17 +974,23 @@ def numerai_tables(articles: list[dict], universe: list[list[str]], sectors: dic
             live = {"numerai_ticker": list(tickers), "date": [friday] * len(tickers)}
             live.update({name: features[name] for name in FEATURES})
         else:
-            polar = [i for i, t in enumerate(tickers) if t in means[week]]
-            xs = pd.Series([means[week][tickers[i]] for i in polar])
-            ys = pd.Series([target[i] for i in polar])
-            pooled_x += xs.tolist()
-            pooled_y += ys.tolist()
-            strength.append(
-                f"{friday:%Y-%m-%d}: {len(polar)} tickers with non-Neutral news, corr(label mean, target) "
-                f"Pearson {xs.corr(ys):.3f}, Spearman {xs.corr(ys, method='spearman'):.3f}"
-            )
+            parts = []
+            for kind, week_means in (("plain", plain[week]), ("planted", means[week])):
+                xs, ys = correlations(week_means, tickers, target)
+                pooled[kind][0].extend(xs)
+                pooled[kind][1].extend(ys)
+                spearman = xs.corr(ys, method="spearman")
+                parts.append(f"{kind} ({len(xs)} tickers) Pearson {xs.corr(ys):.3f}, Spearman {spearman:.3f}")
+            strength.append(f"{friday:%Y-%m-%d} corr(label mean, target): " + "; ".join(parts))
 
-    strength.append(f"resolved weeks pooled: Pearson {pd.Series(pooled_x).corr(pd.Series(pooled_y)):.3f}")
+    strength.append(
+        "resolved weeks pooled: "
+        + "; ".join(
+            f"{kind} Pearson {pd.Series(xs).corr(pd.Series(ys)):.3f}, "
+            f"Spearman {pd.Series(xs).corr(pd.Series(ys), method='spearman'):.3f}"
+            for kind, (xs, ys) in pooled.items()
+        )
+    )
 
     def table(columns: dict[str, list]) -> pa.Table:
         fields = [pa.field("numerai_ticker", pa.string()), pa.field("date", pa.timestamp("ns"))]
@@ -702,11 +1020,11 @@ def parquet_bytes(table, dates: list[datetime]) -> bytes:
 
 
 def write_numerai(
-    out: Path, articles: list[dict], universe: list[list[str]], sectors: dict[str, str]
+    out: Path, articles: list[dict], universe: list[list[str]], sectors: dict[str, str], stories: Stories
 ) -> tuple[list[Path], list[str]]:
     """Write the Numerai files into `out`; returns their paths and the measured planted relation."""
     out.mkdir(parents=True, exist_ok=True)
-    tables, strength = numerai_tables(articles, universe, sectors)
+    tables, strength = numerai_tables(articles, universe, sectors, stories)
     fridays = [FIRST_WEEK_START.replace(tzinfo=None) + week * WEEK + FRIDAY_OFFSET for week in range(WEEKS)]
     paths = []
     for name, table in tables.items():
@@ -727,10 +1045,10 @@ def main(argv: list[str] | None = None) -> list[Path]:
     parser.add_argument("--quiet", action="store_true", help="print nothing")
     args = parser.parse_args(argv)
     numerai_out = args.numerai_out or (DEFAULT_NUMERAI_OUT if args.out == DEFAULT_OUT else args.out / "numerai")
-    articles, tickers, universe, sectors = build(random.Random(SEED))
-    summary = check_contract(articles, universe)
+    articles, tickers, universe, sectors, stories = build(random.Random(SEED))
+    summary = check_contract(articles, tickers, universe, stories)
     paths = write(args.out, articles, tickers, universe)
-    numerai_paths, strength = write_numerai(numerai_out, articles, universe, sectors)
+    numerai_paths, strength = write_numerai(numerai_out, articles, universe, sectors, stories)
     if not args.quiet:
         print("\n".join(summary))
         print("\n".join(strength))

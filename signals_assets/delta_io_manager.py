@@ -133,6 +133,8 @@ class DeltaFrameHandler(DeltaLakePandasTypeHandler):
                 data,
                 mode="overwrite",
                 predicate=predicate,
+                # A column the asset gained since the table was created (the variants' `variant`) is added.
+                schema_mode="merge",
                 partition_by=[dimension.partition_expr for dimension in table_slice.partition_dimensions]
                 if partitioned
                 else None,

@@ -136,9 +136,10 @@ def _evaluation_summary(preview_markdown: str | None) -> list[str]:
 def _backtest(
     definitions: dg.Definitions, instance: dg.DagsterInstance, warehouse
 ) -> tuple[dg.ExecuteInProcessResult, str]:
-    """backtest_report over every week in the warehouse, and its two tables as text."""
+    """backtest_report over every week in the warehouse, its two tables and the variant table as text."""
     from signals_assets.evaluation.backtest import report_sections
-    from signals_assets.evaluation.report import backtest_tables_text
+    from signals_assets.evaluation.comparison import variant_table
+    from signals_assets.evaluation.report import backtest_tables_text, text_table, variant_table_text
 
     result = definitions.resolve_implicit_global_asset_job_def().execute_in_process(
         asset_selection=[dg.AssetKey("backtest_report")],
@@ -150,7 +151,25 @@ def _backtest(
         return result, ""
     with warehouse.connect() as connection:
         rows = connection.execute("SELECT * FROM signals.backtest_report").fetchdf()
-    return result, backtest_tables_text(*report_sections(rows), compact=True)
+        scores = connection.execute("SELECT variant, n_headlines, n_stories FROM signals.finbert_scores").fetchdf()
+    summary, halflives = report_sections(rows)
+    settings = definitions.resources["signal_settings"]
+    variants = settings.all_variants()
+    table = variant_table(
+        summary,
+        scores,
+        [variant.name for variant in variants if variant.collapse_stories],
+        [variant.name for variant in variants],
+    )
+    lines = [
+        # The submitted variant's halflife trade-off; every variant's is in the report.
+        backtest_tables_text(summary, halflives, compact=True, variant=settings.variant),
+        "",
+        "Variants side by side: NCORR over the scored weeks; over all weeks the (ticker, headline) rows, the",
+        "distinct stories among them, and what each variant's mean counted (docs/variants.md reads it):",
+        text_table(variant_table_text(table)),
+    ]
+    return result, "\n".join(lines)
 
 
 def main() -> int:

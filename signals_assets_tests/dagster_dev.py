@@ -44,8 +44,8 @@ TABLE_KEYS = {
     "raw_articles": ["article_id"],
     "filtered_headlines": ["article_id", "numerai_ticker"],
     "aggregated_headlines": ["numerai_ticker"],
-    "finbert_scores": ["numerai_ticker"],
-    "scaled_signal": ["numerai_ticker"],
+    "finbert_scores": ["variant", "numerai_ticker"],
+    "scaled_signal": ["variant", "numerai_ticker"],
     "submission": ["numerai_ticker"],
     "numerai_upload": ["filename"],
     "signal_evaluation": ["signal"],
@@ -235,7 +235,11 @@ class DagsterDev:
         return self.log.read_text(errors="replace")
 
 
-def materialize_command(week: str, select: str = "*", module: str = "dagster") -> list[str]:
+# Every asset of a week, as the weekly_signal job runs them (numerai_diagnostics runs on its own, over many weeks).
+WEEK_SELECTION = "*numerai_upload,*signal_evaluation"
+
+
+def materialize_command(week: str, select: str = WEEK_SELECTION, module: str = "dagster") -> list[str]:
     """`dagster asset materialize` of `select` for one week, as a user types it; `module`
     signals_assets_tests.dagster_cli for the same CLI pointed at the loopback Numerai (and a test's clock)."""
     return [

@@ -8,7 +8,8 @@ Point the real numerapi client at it by patching the constant numerapi reads at 
         assert fake.received_csv == path.read_bytes()
 
 It answers the operations numerapi 3.1.1 sends (`account { models }`, `submissionUploadSignalsAuth`,
-`createSignalsSubmission`, `dataset`), checks `Authorization: Token PUBLIC$SECRET` on the authorized ones,
+`createSignalsSubmission`, `dataset`, and for diagnostics `diagnosticsUploadAuth`, `createDiagnostics`,
+`diagnostics`), checks `Authorization: Token PUBLIC$SECRET` on the authorized ones,
 records every request, and fails on demand: `put_status` (e.g. 403 on the presigned PUT), `graphql_status`
 (e.g. 500 on every GraphQL POST), `graphql_errors` (a GraphQL `errors` answer per operation),
 `download_status`, `fail_with` (HTTP statuses answered, one per request, before answering normally, per
@@ -16,6 +17,12 @@ operation name, 'put' or 'download'), `answers` (the `data` an operation answers
 `echo_authorization` (every error answer, body and HTTP reason phrase, repeats the request's Authorization
 header, as a careless API or proxy does). Like Numerai as numerapi sees it, `createSignalsSubmission`
 returns an id even when the PUT was refused: that is the quiet failure a client must catch itself.
+
+Diagnostics: the presigned PUT (`/diagnostics/...`, the same `put_status` faults) stores the file, `createDiagnostics`
+returns an id (also without a stored file, like the submission), and `diagnostics` answers `pending` for the first
+`diagnostics_pending_polls` polls, then `done` with per-era figures for the uploaded file's dates (the `date`
+column; validationCorr from `era_corr`, 0.01 where it has none, the other figures derived from it) and a summary;
+or `failed` with `diagnostics_failure` as its message when that is set.
 """
 
 from __future__ import annotations
@@ -27,14 +34,32 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
+import numpy as np
 import pandas as pd
 
 FAKE_PUBLIC_ID = "PUBLICKEY123"
 FAKE_SECRET_KEY = "SECRETKEY456"
 SIGNALS_TOURNAMENT = 11
-AUTHORIZED_OPERATIONS = ("account", "submissionUploadSignalsAuth", "createSignalsSubmission")
-# Matched by substring in this order (no document of one operation names another).
-OPERATIONS = ("submissionUploadSignalsAuth", "createSignalsSubmission", "dataset", "account", "listDatasets")
+AUTHORIZED_OPERATIONS = (
+    "account",
+    "submissionUploadSignalsAuth",
+    "createSignalsSubmission",
+    "diagnosticsUploadAuth",
+    "createDiagnostics",
+    "diagnostics",
+)
+# Matched by substring in this order (no document of one operation names another; `diagnostics` last, as
+# `diagnosticsUploadAuth` contains it).
+OPERATIONS = (
+    "submissionUploadSignalsAuth",
+    "createSignalsSubmission",
+    "diagnosticsUploadAuth",
+    "createDiagnostics",
+    "dataset",
+    "account",
+    "listDatasets",
+    "diagnostics",
+)
 
 
 @dataclass
@@ -77,10 +102,15 @@ class FakeNumerai:
         self.fail_with: dict[str, list[int]] = {}
         self.answers: dict[str, dict] = {}
         self.echo_authorization = False
+        self.diagnostics_pending_polls = 1
+        self.diagnostics_failure: str | None = None
+        self.era_corr: dict[str, float] = {}
 
         self.requests: list[RecordedRequest] = []
         self.uploads: dict[str, bytes] = {}  # stored filename -> bytes received by an accepted PUT
         self.submissions: list[dict] = []
+        self.diagnostics_uploads: dict[str, bytes] = {}  # stored filename -> bytes of an accepted diagnostics PUT
+        self.diagnostics_runs: dict[str, dict] = {}  # id -> filename, modelId, polls
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -129,6 +159,12 @@ class FakeNumerai:
             content = buffer.getvalue()
         with self._lock:
             self.datasets[filename] = content
+
+    @property
+    def received_diagnostics_csv(self) -> bytes | None:
+        """Bytes of the last accepted diagnostics upload, or None."""
+        with self._lock:
+            return list(self.diagnostics_uploads.values())[-1] if self.diagnostics_uploads else None
 
     def operations(self) -> list[str]:
         with self._lock:
@@ -179,12 +215,24 @@ class FakeNumerai:
             if filename not in self.datasets:
                 return 200, _errors(self.echoed(request, f"dataset {filename} not found"))
             return 200, {"data": {"dataset": f"{self.base_url}/datasets/{filename}?X-Amz-Signature=fakesig"}}
-        if operation == "submissionUploadSignalsAuth":
+        if operation in ("submissionUploadSignalsAuth", "diagnosticsUploadAuth"):
             if variables.get("modelId") not in self.models.values():
                 return 200, _errors(f"model {variables.get('modelId')} not found")
             stored = f"{variables['modelId']}/{variables['filename']}"
-            url = f"{self.base_url}/upload/{stored}?X-Amz-Signature=fakesig"
-            return 200, {"data": {"submissionUploadSignalsAuth": {"filename": stored, "url": url}}}
+            folder = "upload" if operation == "submissionUploadSignalsAuth" else "diagnostics"
+            url = f"{self.base_url}/{folder}/{stored}?X-Amz-Signature=fakesig"
+            return 200, {"data": {operation: {"filename": stored, "url": url}}}
+        if operation == "createDiagnostics":  # like Numerai as numerapi sees it: no check that the PUT succeeded
+            with self._lock:
+                diagnostics_id = f"diagnostics-{len(self.diagnostics_runs) + 1}"
+                self.diagnostics_runs[diagnostics_id] = {
+                    "filename": variables.get("filename"),
+                    "modelId": variables.get("modelId"),
+                    "polls": 0,
+                }
+            return 200, {"data": {"createDiagnostics": {"id": diagnostics_id}}}
+        if operation == "diagnostics":
+            return self._diagnostics(request)
         # createSignalsSubmission: like Numerai as numerapi sees it, no check that the PUT succeeded.
         with self._lock:
             submission_id = f"submission-{len(self.submissions) + 1}"
@@ -193,13 +241,68 @@ class FakeNumerai:
             )
         return 200, {"data": {"createSignalsSubmission": {"id": submission_id, "firstEffectiveDate": None}}}
 
+    def _diagnostics(self, request: RecordedRequest) -> tuple[int, dict]:
+        variables = request.variables
+        with self._lock:
+            run = self.diagnostics_runs.get(variables.get("id"))
+            if run is None or run["modelId"] != variables.get("modelId"):
+                return 200, _errors(f"diagnostics {variables.get('id')} not found for model {variables.get('modelId')}")
+            run["polls"] += 1
+            polls, content = run["polls"], self.diagnostics_uploads.get(run["filename"])
+        if polls <= self.diagnostics_pending_polls:
+            return 200, {"data": {"diagnostics": {"status": "pending", "message": None, "perEraDiagnostics": None}}}
+        if self.diagnostics_failure is not None or content is None:
+            message = self.diagnostics_failure or "no file was uploaded for these diagnostics"
+            return 200, {"data": {"diagnostics": {"status": "failed", "message": message, "perEraDiagnostics": None}}}
+        return 200, {"data": {"diagnostics": self._diagnostics_done(content)}}
+
+    def _diagnostics_done(self, content: bytes) -> dict:
+        """Per-era figures for the file's dates, and a summary of them."""
+        eras = sorted(set(pd.read_csv(io.BytesIO(content))["date"].astype(str)))
+        corr = np.array([self.era_corr.get(era, 0.01) for era in eras])
+        per_era = [
+            {
+                "era": era,
+                "validationCorr": value,
+                "validationMmc": value / 2,
+                "validationBmc": value / 3,
+                "validationAlpha": value / 4,
+                "validationChurn": 0.1,
+                "validationFncV4": value * 0.9,
+                "validationIcV2": value * 0.8,
+                "validationRic": value * 0.7,
+                "examplePredsCorr": 0.02,
+            }
+            for era, value in zip(eras, corr.tolist(), strict=True)
+        ]
+        cumulative = np.cumsum(corr)
+        std = float(corr.std(ddof=1)) if len(corr) > 1 else 0.0
+        return {
+            "status": "done",
+            "message": None,
+            "updatedAt": "2026-11-24T12:00:00Z",
+            "erasAcceptedCount": len(eras),
+            "trainedOnVal": False,
+            "validationCorrMean": float(corr.mean()),
+            "validationCorrStd": std,
+            "validationCorrSharpe": float(corr.mean()) / std if std else None,
+            "validationMaxDrawdown": float((cumulative - np.maximum.accumulate(cumulative)).min()),
+            "validationMmcMean": float(corr.mean()) / 2,
+            "validationBmcMean": float(corr.mean()) / 3,
+            "validationAlphaMean": float(corr.mean()) / 4,
+            "perEraDiagnostics": per_era,
+        }
+
     def _put(self, request: RecordedRequest) -> int:
         status = self._queued_failure("put") or self.put_status
         if status is not None:
             return status
-        stored = unquote(urlsplit(request.path).path.removeprefix("/upload/"))
+        path = unquote(urlsplit(request.path).path)
         with self._lock:
-            self.uploads[stored] = request.body
+            if path.startswith("/diagnostics/"):
+                self.diagnostics_uploads[path.removeprefix("/diagnostics/")] = request.body
+            else:
+                self.uploads[path.removeprefix("/upload/")] = request.body
         return 200
 
     def _download(self, request: RecordedRequest) -> tuple[int, bytes]:
@@ -260,7 +363,7 @@ def _handler_for(fake: FakeNumerai) -> type[BaseHTTPRequestHandler]:
 
         def do_PUT(self) -> None:
             request = self._read()
-            if not self.path.startswith("/upload/"):
+            if not self.path.startswith(("/upload/", "/diagnostics/")):
                 self._reply(404, b"not found", "text/plain", request)
                 return
             status = fake._put(request)

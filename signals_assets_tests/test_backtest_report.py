@@ -25,6 +25,7 @@ from signals_assets.evaluation.report import backtest_tables_text, figures_table
 from signals_assets.evaluation.scoring import score_week
 from signals_assets.news.sample import SAMPLE_WEEK_KEYS
 from signals_assets.signal.scaling import scale_signal
+from signals_assets.signal.variants import DEFAULT_VARIANTS
 from signals_assets.weeks import friday_of
 
 # --- the figures on a hand-checked series ------------------------------------------------------------------
@@ -116,12 +117,18 @@ def test_printed_tables_read_back_from_the_stored_report(evaluations):
     assert table["numerai_corr Sharpe"] == ["0.5345", "–"]
     assert table["mean neutral churn"] == ["0.2000", "0.1000"]
     assert table["mean payout share kept"] == ["0.8000", "0.9667"]
-    assert "halflife 0  halflife 4" in halflife_part
-    assert figures(halflife_part)["NCORR max drawdown"] == ["0.0400", "0.0400"]
+    # A row per (variant, halflife): variant, halflife, weeks, NCORR mean and Sharpe, numerai_corr, churn, kept.
+    caption, header, *halflife_rows = halflife_part.splitlines()
+    assert header.split()[:4] == ["variant", "halflife", "weeks", "NCORR"]
+    assert [row.split()[:5] for row in halflife_rows] == [
+        ["finbert", "0", "4", "0.0000", "0.0000"],
+        ["finbert", "4", "4", "0.0000", "0.0000"],
+    ]
+    assert halflife_rows[0].split()[-2:] == ["0.2000", "0.8000"]
 
-    # The demo's short account: the paid score, its risk and what churn costs, 7 rows a table.
+    # The demo's short account: the paid score, its risk and what churn costs, 7 rows; the halflife rows.
     short = backtest_tables_text(summary, halflife_back, compact=True)
-    assert len(short.splitlines()) == 2 * (2 + 7) + 1 and "NCORR std" not in short
+    assert len(short.splitlines()) == (2 + 7) + 1 + (2 + 2) and "NCORR std" not in short
     assert figures(short.split("\n\n")[0])["mean payout share kept"] == ["0.8000", "0.9667"]
 
 
@@ -279,28 +286,46 @@ def test_backtest_report_over_sample_weeks(warehouse, tiny_finbert_dir):
     (event,) = result.get_asset_materialization_events()
     metadata = {key: value.value for key, value in event.materialization.metadata.items()}
     assert metadata["weeks"] == len(REPORT_WEEKS) and "message" not in metadata
-    assert "| figure | finbert | provider_labels |" in metadata["backtest"]
-    assert "| scored weeks | 2 | 2 |" in metadata["backtest"] and "| NCORR Sharpe |" in metadata["backtest"]
-    assert "| figure | halflife 0 | halflife 2 | halflife 4 | halflife 8 |" in metadata["halflife_table"]
-    assert "| scored weeks | 2 | 2 | 2 | 2 |" in metadata["halflife_table"]
+    names = [variant.name for variant in DEFAULT_VARIANTS]
+    assert "| figure | " + " | ".join(sorted(names)) + " |" in metadata["backtest"]
+    assert "| scored weeks | 2 | 2 | 2 | 2 |" in metadata["backtest"] and "| NCORR Sharpe |" in metadata["backtest"]
+    # The halflife trade-off per variant: a row per (variant, halflife), two scored weeks each.
+    halflife_lines = [line for line in metadata["halflife_table"].splitlines()[2:] if line.startswith("|")]
+    assert len(halflife_lines) == len(names) * 4, metadata["halflife_table"]
+    assert all(line.split("|")[3].strip() == "2" for line in halflife_lines)
+    # The variant table: the collapsing variants counted stories, fewer than the headlines behind them.
+    variants = {line.split("|")[1].strip(): line.split("|")[2:-1] for line in metadata["variants"].splitlines()[2:]}
+    assert list(variants) == names
+    for name in names:
+        headlines, stories, counted = (int(value.strip().replace(",", "")) for value in variants[name][-3:])
+        assert 0 < stories < headlines and counted == (stories if name.endswith("_stories") else headlines)
+    # How alike the variants are: 1 on the diagonal, FinBERT and its stories variant alike but not identical.
+    agreement = {
+        line.split("|")[1].strip(): [cell.strip() for cell in line.split("|")[2:-1]]
+        for line in metadata["variant_agreement"].splitlines()[2:]
+    }
+    order = sorted(names)
+    assert [agreement[name][order.index(name)] for name in order] == ["1.0000"] * 4
+    assert 0.5 < float(agreement["finbert"][order.index("finbert_stories")]) < 1.0
     assert "data:image/png;base64,iVBORw0KGgo" in metadata["cumulative_ncorr"]  # a PNG's first bytes
 
     report = warehouse.submissions_dir() / REPORT_FILE
     assert metadata["report"] == str(report.resolve())
     page = report.read_text(encoding="utf-8")
     assert "| finbert | 2 |" in page and "| provider_labels | 2 |" in page and "halflife_weeks" in page
+    assert "## Variants side by side" in page and "## How alike the variants are" in page
     assert f"![cumulative NCORR]({PLOT_FILE})" in page and "Numerai Signals v3 pays on it" in page
     assert (warehouse.submissions_dir() / PLOT_FILE).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
     with duckdb.connect(warehouse.database, read_only=True) as connection:
         stored = connection.execute("SELECT * FROM signals.backtest_report").fetchdf()
     summary, halflife_table = report_sections(stored)
-    assert summary["signal"].tolist() == ["finbert", "provider_labels"] and summary["weeks"].tolist() == [2, 2]
+    assert summary["signal"].tolist() == sorted(names) and summary["weeks"].tolist() == [2] * 4
     assert summary[["ncorr_mean", "numerai_corr_mean", "mean_neutral_churn"]].notna().all().all()
-    assert halflife_table["halflife_weeks"].tolist() == [0.0, 2.0, 4.0, 8.0]
+    assert halflife_table["halflife_weeks"].tolist() == [0.0, 2.0, 4.0, 8.0] * 4
     # Halflife 0 is the submitted FinBERT signal (SIGNAL_HALFLIFE_WEEKS unset: this week only), scored again.
     finbert = summary.set_index("signal").loc["finbert"]
-    zero = halflife_table.set_index("halflife_weeks").loc[0.0]
+    zero = halflife_table.set_index(["signal", "halflife_weeks"]).loc[("finbert", 0.0)]
     assert zero["ncorr_mean"] == pytest.approx(finbert["ncorr_mean"])
     assert zero["mean_neutral_churn"] == pytest.approx(finbert["mean_neutral_churn"])
 

@@ -37,7 +37,12 @@ DEFINITIONS = build_definitions()
 GRAPH = [*DEFINITIONS.assets, *DEFINITIONS.asset_checks]
 SPECS = DEFINITIONS.resolve_all_asset_specs()
 WEEKLY = sorted(spec.key.to_user_string() for spec in SPECS if spec.partitions_def)
-ACROSS_WEEKS = sorted(spec.key.to_user_string() for spec in SPECS if not spec.partitions_def)  # backtest_report
+# The report across weeks; numerai_diagnostics (also across weeks) refuses the sample.
+ACROSS_WEEKS = sorted(
+    spec.key.to_user_string()
+    for spec in SPECS
+    if not spec.partitions_def and spec.key.to_user_string() != "numerai_diagnostics"
+)
 UP_TO_SCORES = ["numerai_universe", "ticker_map", "raw_articles", "filtered_headlines", "aggregated_headlines"]
 
 
@@ -273,20 +278,33 @@ def test_without_the_scale_extra_the_definitions_load_and_the_delta_backend_name
 
 class ProbeConfig(dg.Config):
     column: str = "value"
+    as_text: bool = False
 
 
 @dg.asset(partitions_def=weekly_partitions, metadata={"partition_expr": "week_start"})
 def probe(context: dg.AssetExecutionContext, config: ProbeConfig) -> pd.DataFrame:
-    return pd.DataFrame({config.column: [1.0], "week_start": week_of(context).week_start})
+    value = "one" if config.as_text else 1.0
+    return pd.DataFrame({config.column: [value], "week_start": week_of(context).week_start})
 
 
-def test_a_week_whose_columns_changed_fails_naming_the_table_and_the_fix(tmp_path):
+def test_a_column_gained_is_added_and_earlier_weeks_hold_null_in_it(tmp_path):
+    """A table from before the asset gained a column (the signal variants' `variant`) takes the new column."""
+    resources = {"warehouse": warehouse_in(tmp_path, "delta"), "io_manager": warehouse_io_manager}
+    assert materialize([probe], partition_key=SAMPLE_WEEK_KEYS[0], resources=resources).success
+    gained = {"ops": {"probe": {"config": {"column": "variant"}}}}
+    assert materialize([probe], partition_key=SAMPLE_WEEK_KEYS[1], resources=resources, run_config=gained).success
+    with resources["warehouse"].connect() as connection:
+        rows = connection.execute("SELECT value, variant FROM signals.probe ORDER BY week_start").fetchall()
+    assert rows == [(1.0, None), (None, 1.0)]
+
+
+def test_a_week_whose_column_types_changed_fails_naming_the_table_and_the_fix(tmp_path):
     resources = {"warehouse": warehouse_in(tmp_path, "delta"), "io_manager": warehouse_io_manager}
     first = materialize([probe], partition_key=SAMPLE_WEEK_KEYS[0], resources=resources)
     assert first.success
-    renamed = {"ops": {"probe": {"config": {"column": "renamed"}}}}
+    retyped = {"ops": {"probe": {"config": {"as_text": True}}}}
     second = materialize(
-        [probe], partition_key=SAMPLE_WEEK_KEYS[1], resources=resources, run_config=renamed, raise_on_error=False
+        [probe], partition_key=SAMPLE_WEEK_KEYS[1], resources=resources, run_config=retyped, raise_on_error=False
     )
     (failure,) = [event for event in second.all_events if event.is_step_failure]
     error = failure.step_failure_data.error.cause

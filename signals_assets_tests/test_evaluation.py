@@ -10,12 +10,14 @@ from numerai_tools.scoring import neutral_correlation
 from numerai_tools.signals import calculate_mean_neutral_churn, churn, neutral_churn_penalty
 
 from signals_assets.evaluation.backtest import max_drawdown, summarize
-from signals_assets.evaluation.baseline import provider_label_signal
 from signals_assets.evaluation.churn_gate import ChurnCheck, churn_against_recent, gate
 from signals_assets.evaluation.inputs import clean_signal
 from signals_assets.evaluation.report import cumulative_plot_png, report_markdown
 from signals_assets.evaluation.scoring import score_week
+from signals_assets.sentiment.aggregation import ticker_sentiment
+from signals_assets.sentiment.provider_labels import label_scores
 from signals_assets.signal.decay import decayed_sentiment, decayed_signal
+from signals_assets.signal.scaling import scale_signal
 
 N = 500
 
@@ -170,6 +172,15 @@ def test_clean_signal_ranks_and_fills_over_the_universe():
 # --- the provider-label baseline ---------------------------------------------------------------------------
 
 
+def provider_label_signal(headlines: pd.DataFrame) -> pd.Series:
+    """The provider_labels variant's signal of a week: each headline's label as its score, the mean per ticker,
+    ranked (the same functions finbert_scores and scaled_signal run)."""
+    rows = headlines.assign(headline="h", weight=1.0, story_id=[str(i) for i in range(len(headlines))])
+    rows["score"] = label_scores(rows["sentiment"]).to_numpy()
+    sentiment = ticker_sentiment(rows).set_index("numerai_ticker")["sentiment"]
+    return scale_signal(sentiment).rename("signal")
+
+
 def test_provider_label_signal_on_a_hand_example():
     headlines = pd.DataFrame(
         {
@@ -183,9 +194,9 @@ def test_provider_label_signal_on_a_hand_example():
     assert signal.name == "signal"
 
 
-def test_provider_label_signal_rejects_unknown_labels():
+def test_provider_labels_reject_unknown_labels():
     with pytest.raises(ValueError, match="Bullish"):
-        provider_label_signal(pd.DataFrame({"numerai_ticker": ["A US"], "sentiment": ["Bullish"]}))
+        label_scores(pd.Series(["Bullish"]))
 
 
 # --- the halflife decay ------------------------------------------------------------------------------------

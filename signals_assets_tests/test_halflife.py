@@ -23,7 +23,7 @@ from signals_assets.defs.ingestion.resources import SampleNews
 from signals_assets.defs.numerai.data import NumeraiData
 from signals_assets.defs.numerai.resources import NumeraiSignals
 from signals_assets.defs.sentiment.resources import FinBERT
-from signals_assets.defs.signal.resources import SignalSettings
+from signals_assets.defs.signal.resources import SignalSettings, VariantConfig
 from signals_assets.defs.warehouse import Warehouse, warehouse_io_manager
 from signals_assets.signal.scaling import MINMAX_MARGIN, build_scaled_signal
 from signals_assets.signal.smoothing import (
@@ -94,6 +94,9 @@ def signal_values(warehouse: Warehouse) -> dict[str, float]:
     return stored_signal(warehouse).set_index("numerai_ticker")["signal"].to_dict()
 
 
+ONE_VARIANT = [VariantConfig(name="finbert")]
+
+
 class Run:
     """One materialization of scaled_signal: success, its metadata, its warnings."""
 
@@ -105,7 +108,10 @@ class Run:
             "numerai": NumeraiSignals(universe="sample"),
             "numerai_data": NumeraiData(),
             "finbert": FinBERT(),
-            "signal_settings": SignalSettings() if halflife is None else SignalSettings(halflife_weeks=halflife),
+            # One variant: the stored weeks here are the default variant's, as a warehouse from before variants holds.
+            "signal_settings": SignalSettings(variants=ONE_VARIANT)
+            if halflife is None
+            else SignalSettings(variants=ONE_VARIANT, halflife_weeks=halflife),
         }
         config = {"ops": {"scaled_signal": {"config": {"method": method}}}, **(run_config or {})}
         with DagsterInstance.ephemeral() as instance:

@@ -164,7 +164,11 @@ def test_a_week_with_a_ten_megabyte_headline_leaves_a_small_dagster_instance(
         }
         with dg.DagsterInstance.local_temp(str(home)) as instance:
             result = dg.materialize(
-                [*definitions.assets, *definitions.asset_checks],
+                # numerai_diagnostics refuses the sample and is no part of a week's run.
+                [
+                    *(a for a in definitions.assets if a.key.to_user_string() != "numerai_diagnostics"),
+                    *definitions.asset_checks,
+                ],
                 partition_key=WEEK.key,
                 resources=resources,
                 instance=instance,

@@ -287,13 +287,20 @@ def plant(database: str, table: str, frame: pd.DataFrame) -> None:
 
 
 def plant_week(database: str) -> None:
-    """The week's stored signal, headlines and universe: what signal_evaluation reads besides Numerai's files."""
+    """The week's stored signal of two variants and its universe: what signal_evaluation reads besides Numerai's
+    files."""
     sentiment = np.random.default_rng(7).uniform(-1, 1, len(TICKERS))
-    scaled = build_scaled_signal(pd.DataFrame({"numerai_ticker": TICKERS, "sentiment": sentiment}), FRIDAY)
-    labels = np.where(sentiment > 0, "Positive", "Negative")
-    headlines = pd.DataFrame({"numerai_ticker": TICKERS, "sentiment": labels}).astype("string")
+    scaled = pd.concat(
+        [
+            build_scaled_signal(pd.DataFrame({"numerai_ticker": TICKERS, "sentiment": values}), FRIDAY).assign(
+                variant=name
+            )
+            for name, values in (("finbert", sentiment), ("provider_labels", np.sign(sentiment)))
+        ],
+        ignore_index=True,
+    )
     universe = sample_universe()[["numerai_ticker", "bloomberg_ticker"]].astype("string")
-    for table, frame in (("scaled_signal", scaled), ("filtered_headlines", headlines), ("numerai_universe", universe)):
+    for table, frame in (("scaled_signal", scaled), ("numerai_universe", universe)):
         plant(database, table, with_week_column(frame, WEEK))
 
 

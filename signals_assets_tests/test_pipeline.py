@@ -17,12 +17,17 @@ from signals_assets.defs.signal.resources import SignalSettings
 from signals_assets.defs.warehouse import warehouse_io_manager
 from signals_assets.news.sample import sample_articles, sample_tickers, sample_universe
 from signals_assets.numerai.validation import validate_submission
+from signals_assets.signal.variants import DEFAULT_VARIANTS
 from signals_assets.weeks import Week, latest_complete_week
 from signals_assets_tests.numerai_server import FAKE_PUBLIC_ID, FAKE_SECRET_KEY
 from signals_assets_tests.stocknews_server import FAKE_TOKEN, FakeStockNewsAPI, Fault
 
 DEFINITIONS = build_definitions()
-GRAPH = [*DEFINITIONS.assets, *DEFINITIONS.asset_checks]
+# Every asset of a week's run: numerai_diagnostics is not one (it refuses the sample, and runs on its own).
+GRAPH = [
+    *(asset for asset in DEFINITIONS.assets if asset.key.to_user_string() != "numerai_diagnostics"),
+    *DEFINITIONS.asset_checks,
+]
 INGESTION = ["numerai_universe", "ticker_map", "raw_articles", "filtered_headlines"]
 WEEK_A, WEEK_B = "2026-10-31", "2026-11-07"
 
@@ -127,6 +132,7 @@ def test_definitions_load_weekly_assets_in_one_group_per_defs_folder_a_job_and_a
         "numerai_upload": "numerai",
         "signal_evaluation": "evaluation",
         "backtest_report": "evaluation",
+        "numerai_diagnostics": "numerai",
     }
     checks = {key.name for key in DEFINITIONS.resolve_asset_graph().asset_check_keys}
     assert checks == {
@@ -311,10 +317,12 @@ def test_sample_weeks_are_evaluated_as_numerai_scores_them_and_the_unresolved_we
         "churn_penalty",
     }
     resolved = week_rows(evaluation, WEEK_A).set_index("signal")
-    assert set(resolved.index) == {"finbert", "provider_labels"} and set(resolved["status"]) == {"scored"}
+    # A row per variant, `signal` holding its name.
+    assert set(resolved.index) == {variant.name for variant in DEFAULT_VARIANTS}
+    assert set(resolved["status"]) == {"scored"}
     assert resolved[["coverage", "ncorr", "numerai_corr", "nmmc_proxy"]].notna().all().all()
-    # The sample's targets lean on the provider's labels (scripts/make_sample_data.py): the baseline earns.
-    assert resolved.loc["provider_labels", "ncorr"] > 0.05
+    # The sample's targets lean on the provider's labels (scripts/make_sample_data.py): the baselines earn.
+    assert resolved.loc["provider_labels", "ncorr"] > 0.05 and resolved.loc["provider_labels_stories", "ncorr"] > 0.05
     # The sample's last Friday has no resolved 60-day target yet: pending, not an error; churn is known.
     latest = week_rows(evaluation, WEEK_B).set_index("signal")
     assert set(latest["status"]) == {"pending"} and latest["ncorr"].isna().all()

@@ -3,9 +3,10 @@
 import pandas as pd
 import pytest
 
-from signals_assets.news.headlines import aggregate_headlines, filter_headlines
+from signals_assets.news.headlines import AGGREGATED_HEADLINE_COLUMNS, aggregate_headlines, filter_headlines
 from signals_assets.news.ticker_map import build_ticker_map
-from signals_assets.sentiment.headline_scores import distinct_headlines, headline_id, ticker_sentiment
+from signals_assets.sentiment.aggregation import headline_rows, ticker_sentiment
+from signals_assets.sentiment.headline_scores import distinct_headlines, headline_id
 
 
 def _articles():
@@ -72,12 +73,7 @@ def test_aggregated_headlines_hold_real_lists():
 def test_empty_week_aggregates_to_a_typed_empty_frame():
     empty = filter_headlines(_articles().iloc[0:0], _ticker_map())
     aggregated = aggregate_headlines(empty)
-    assert aggregated.empty and list(aggregated.columns) == [
-        "numerai_ticker",
-        "headlines",
-        "n_headlines",
-        "article_ids",
-    ]
+    assert aggregated.empty and list(aggregated.columns) == AGGREGATED_HEADLINE_COLUMNS
 
 
 def test_shared_headline_is_distinct_once_and_counted_for_every_ticker():
@@ -86,8 +82,9 @@ def test_shared_headline_is_distinct_once_and_counted_for_every_ticker():
     )
     distinct = distinct_headlines(aggregated)
     assert sorted(distinct["headline"]) == ["only a", "shared"]
-    scores = distinct.assign(score=distinct["headline"].map({"shared": 0.5, "only a": -0.5}))
-    per_ticker = ticker_sentiment(aggregated, scores).set_index("numerai_ticker")
+    rows = headline_rows(aggregated)
+    rows["score"] = rows["headline"].map({"shared": 0.5, "only a": -0.5})
+    per_ticker = ticker_sentiment(rows).set_index("numerai_ticker")
     assert per_ticker.loc["A US", "sentiment"] == pytest.approx(0.0)
     assert per_ticker.loc["B US", "sentiment"] == pytest.approx(0.5)
     assert per_ticker["n_headlines"].to_dict() == {"A US": 2, "B US": 1, "C US": 1}

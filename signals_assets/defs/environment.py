@@ -40,6 +40,10 @@ VARIABLES = {
     "SIGNALS_EXECUTOR": "how a run's steps execute: in_process (default), multiprocess or k8s (a pod per step)",
     "FINBERT_K8S_NODE_SELECTOR": "JSON object: node selector of the finbert_scores pod under the k8s executor",
     "FINBERT_K8S_TOLERATIONS": "JSON list: tolerations of the finbert_scores pod under the k8s executor",
+    "SIGNAL_VARIANTS_FILE": "a YAML file of signal variants (`variants:` list) computed side by side every week",
+    "SIGNAL_VARIANT": "the variant that is submitted (default finbert)",
+    "SIGNAL_STORY_SIMILARITY": "MinHash similarity at which two of a ticker's headlines are one story (default 0.65)",
+    "SIGNAL_TAGGED_WEIGHT": "attribution 'title': weight of a ticker tagged but not named (default 1/tagged tickers)",
     "SIGNAL_HALFLIFE_WEEKS": "smooth each ticker's sentiment over earlier weeks (0: this week only; at most 52)",
     "SIGNAL_MAX_CHURN": "the churn gate's threshold before an upload (default 0.2)",
     "SIGNAL_CHURN_GATE": "blend (default), block or warn: what the churn gate does over its threshold",
@@ -56,6 +60,12 @@ def is_set(name: str) -> bool:
 def from_env(name: str, default: Any = None) -> Any:
     """A resource field's default: `EnvVar(name)` when the variable is set, else `default`."""
     return dg.EnvVar(name) if is_set(name) else default
+
+
+def text_from_env(name: str, default: str | None = None) -> str | None:
+    """A setting read when the code location loads (a name or a path that is checked then, not a secret): the
+    variable's value, stripped, when set, else `default`."""
+    return os.environ[name].strip() if is_set(name) else default
 
 
 def number_from_env(name: str, default: float, minimum: float | None = None, maximum: float | None = None) -> float:

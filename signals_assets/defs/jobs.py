@@ -8,8 +8,9 @@ from signals_assets.defs.partitions import weekly_partitions
 
 weekly_signal_job = dg.define_asset_job(
     "weekly_signal",
-    # The backtest report reads every week: it is materialized on its own, after a backfill, not once a week.
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets("backtest_report"),
+    # The backtest report and Numerai's diagnostics read every week: each is materialized on its own, after a
+    # backfill, not once a week (the diagnostics also send a file to Numerai and wait for its answer).
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets("backtest_report", "numerai_diagnostics"),
     partitions_def=weekly_partitions,
     description="Materialize one week: universe -> news -> headlines -> FinBERT -> signal -> submission -> upload.",
 )

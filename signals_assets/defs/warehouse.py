@@ -204,6 +204,37 @@ def _disk_full(path: Path, error: duckdb.Error) -> WarehouseDiskFull:
     )
 
 
+def _in_table_order(connection, table_slice, frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` ready for the stock handler's positional insert into an existing table: a column the asset gained
+    since the table was created (the signal variants' `variant`, say) is added to the table first, its earlier
+    weeks NULL in it, and the frame's columns are put in the table's order."""
+    name = f"{table_slice.schema}.{table_slice.table}"
+    existing = connection.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND lower(schema_name) = lower(?) AND lower(table_name) = lower(?) ORDER BY column_index",
+        [table_slice.schema, table_slice.table],
+    ).fetchall()
+    columns = [column for (column,) in existing]
+    if not columns:
+        return frame
+    added = [column for column in frame.columns if column not in columns]
+    if added:
+        typed = frame.head(0)  # noqa: F841 (read by DuckDB's replacement scan)
+        types = dict(
+            connection.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM typed)").fetchall()
+        )
+        for column in added:
+            connection.execute(f'ALTER TABLE {name} ADD COLUMN "{column}" {types[column]}')
+        columns += added
+    # A column the asset no longer writes stays in the table, NULL for the weeks written from now on.
+    gone = {
+        column: pd.Series([None] * len(frame), index=frame.index, dtype="object")
+        for column in columns
+        if column not in frame
+    }
+    return frame.assign(**gone)[columns] if gone or list(frame.columns) != columns else frame
+
+
 class _WarehouseFrameHandler(DuckDBPandasTypeHandler):
     """The official pandas handler, plus: an empty week still creates its (typed) table.
 
@@ -214,6 +245,7 @@ class _WarehouseFrameHandler(DuckDBPandasTypeHandler):
     """
 
     def handle_output(self, context, table_slice, obj: pd.DataFrame, connection):
+        obj = _in_table_order(connection, table_slice, obj)
         if not obj.empty:
             return super().handle_output(context, table_slice, obj, connection)
         untyped = [name for name, dtype in obj.dtypes.items() if str(dtype) == "object"]

@@ -135,11 +135,14 @@ def scored_weeks(evaluations: pd.DataFrame) -> int:
 
 def report_rows(summary: pd.DataFrame, halflife_table: pd.DataFrame, swept_signal: str = "finbert") -> pd.DataFrame:
     """Both tables as one frame to store (signals.backtest_report): a `section` column (`signals`: one row per
-    signal from `summarize(evaluations)`; `halflife`: one row per halflife_weeks of `swept_signal`), then
+    signal from `summarize(evaluations)`; `halflife`: one row per (variant, halflife_weeks), the variant in
+    `signal`, or `swept_signal` when the table has no signal column), then
     signal, halflife_weeks (NaN in the signals section) and the `summarize` columns, typed the same way
     every time (empty tables included), so the stored table keeps one schema."""
     signals = summary.assign(**{SECTION_COLUMN: SIGNALS_SECTION, HALFLIFE_COLUMN: float("nan")})
-    halflives = halflife_table.assign(**{SECTION_COLUMN: HALFLIFE_SECTION, "signal": swept_signal})
+    halflives = halflife_table.assign(**{SECTION_COLUMN: HALFLIFE_SECTION})
+    if "signal" not in halflives.columns:
+        halflives["signal"] = swept_signal
     frames = [frame for frame in (signals, halflives) if not frame.empty]
     rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(REPORT_DTYPES))
     return rows[list(REPORT_DTYPES)].astype(REPORT_DTYPES)
@@ -147,7 +150,7 @@ def report_rows(summary: pd.DataFrame, halflife_table: pd.DataFrame, swept_signa
 
 def report_sections(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`report_rows` (e.g. read back from signals.backtest_report) split into (summary, halflife_table), each
-    in the shape `summarize` gives: summary keyed by signal, halflife_table by halflife_weeks."""
+    in the shape `summarize` gives: summary keyed by signal, halflife_table by (signal, halflife_weeks)."""
     missing = [col for col in (SECTION_COLUMN, "signal", HALFLIFE_COLUMN) if col not in rows.columns]
     if missing:
         raise ValueError(
@@ -156,5 +159,8 @@ def report_sections(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         )
     order = rows.sort_values(["signal", HALFLIFE_COLUMN], kind="stable")
     summary = order[order[SECTION_COLUMN] == SIGNALS_SECTION].drop(columns=[SECTION_COLUMN, HALFLIFE_COLUMN])
-    halflives = order[order[SECTION_COLUMN] == HALFLIFE_SECTION].drop(columns=[SECTION_COLUMN, "signal"])
+    halflives = order[order[SECTION_COLUMN] == HALFLIFE_SECTION].drop(columns=[SECTION_COLUMN])
+    halflives = halflives[
+        ["signal", HALFLIFE_COLUMN, *[c for c in halflives.columns if c not in ("signal", HALFLIFE_COLUMN)]]
+    ]
     return summary.reset_index(drop=True), halflives.reset_index(drop=True)

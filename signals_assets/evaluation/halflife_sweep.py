@@ -85,14 +85,16 @@ def halflife_evaluations(
     inputs_for: InputsFor,
     halflives: Iterable[float] = DEFAULT_HALFLIVES,
     method: ScalingMethod = DEFAULT_METHOD,
+    variant: str = SWEPT_SIGNAL,
 ) -> pd.DataFrame:
-    """One row per (halflife, stored week): the FinBERT signal smoothed with that halflife as `scaled_signal`
+    """One row per (halflife, stored week): one variant's signal (`variant`, its name) smoothed with that halflife as `scaled_signal`
     smooths it, scored.
 
-    scores: rows of signals.finbert_scores (week_start, numerai_ticker, sentiment; other columns ignored).
+    scores: one variant's rows of signals.finbert_scores (week_start, numerai_ticker, sentiment; other columns
+    ignored).
     universes: rows of signals.numerai_universe (week_start, numerai_ticker); a week without any is `no_data`.
     inputs_for: the Numerai inputs of a Friday (called once per date).
-    Columns: halflife_weeks, week_start, signal (`finbert`), status, coverage, ncorr, numerai_corr,
+    Columns: halflife_weeks, week_start, signal (the variant's name), status, coverage, ncorr, numerai_corr,
     nmmc_proxy, neutral_churn, churn_penalty (NaN where missing), reasons (figure -> why it is missing):
     the shape of signals.signal_evaluation, ready for `summarize(rows, by="halflife_weeks")`.
     """
@@ -135,7 +137,7 @@ def halflife_evaluations(
                 previous_signal=previous,
                 previous_neutralizer=inputs(friday_of(previous_week)).neutralizer if previous is not None else None,
             )
-            row = {HALFLIFE_COLUMN: halflife, PARTITION_COLUMN: week, "signal": SWEPT_SIGNAL, "status": score.status}
+            row = {HALFLIFE_COLUMN: halflife, PARTITION_COLUMN: week, "signal": variant, "status": score.status}
             rows.append({**row, **{figure: getattr(score, figure) for figure in FIGURES}, "reasons": score.reasons})
     frame = pd.DataFrame(rows, columns=COLUMNS)
     return frame.astype(

@@ -106,15 +106,9 @@ def report_markdown(
     lines += ["## Churn", "", "Mean neutral churn against the previous week and the mean share of a positive payout"]
     lines += ["kept after Numerai's neutral churn penalty.", "", markdown_table(churn), ""]
     if halflife_table is not None and not halflife_table.empty:
-        half_keys = [col for col in ("halflife_weeks", "signal") if col in halflife_table.columns]
-        table = halflife_table[
-            [*half_keys, "weeks", "ncorr_mean", "ncorr_sharpe", "ncorr_max_drawdown", "numerai_corr_mean"]
-            + ["mean_neutral_churn", "mean_payout_share_kept"]
-        ]
-        if "halflife_weeks" in table:
-            table = table.assign(halflife_weeks=[f"{value:g}" for value in table["halflife_weeks"]])
-        lines += ["## FinBERT sentiment smoothed over weeks (halflife_weeks)", ""]
-        lines += ["Computed from the stored per-ticker scores; 0 is this week only.", "", markdown_table(table), ""]
+        lines += ["## Each variant smoothed over weeks (halflife_weeks)", ""]
+        lines += ["Computed from the stored per-ticker scores; 0 is this week only.", ""]
+        lines += [markdown_table(halflife_rows(halflife_table)), ""]
     if png is not None:
         lines += ["## Cumulative NCORR", ""]
         if isinstance(png, bytes):
@@ -200,10 +194,11 @@ def text_table(frame: pd.DataFrame) -> str:
 
 
 def backtest_tables_text(
-    summary: pd.DataFrame, halflife_table: pd.DataFrame | None = None, compact: bool = False
+    summary: pd.DataFrame, halflife_table: pd.DataFrame | None = None, compact: bool = False, variant: str | None = None
 ) -> str:
     """The two tables as plain text for a terminal: per signal, then (when given) per halflife_weeks; with
-    `compact` only the COMPACT_FIGURES rows (7 a table instead of 13).
+    `compact` only the COMPACT_FIGURES rows (7 a table instead of 13); with `variant` only that variant's halflife
+    rows.
 
     `summary` is `summarize(evaluations)`; `halflife_table` is `summarize(rows, by="halflife_weeks")`. Both
     come back from signals.backtest_report through `backtest.report_sections`.
@@ -215,10 +210,79 @@ def backtest_tables_text(
         first, last = cell(summary["first_week"].min()), cell(summary["last_week"].max())
         table = text_table(figures_table(summary, "signal", compact))
         lines = [f"Backtest over the scored weeks {first} .. {last}:", table]
+    if halflife_table is not None and variant is not None and "signal" in halflife_table.columns:
+        halflife_table = halflife_table[halflife_table["signal"] == variant]
     if halflife_table is not None and not halflife_table.empty:
+        whose = f"The variant {variant}" if variant is not None else "Each variant"
         lines += [
             "",
-            "FinBERT smoothed over weeks (halflife_weeks; 0 = this week only), from the stored scores:",
-            text_table(figures_table(halflife_table, "halflife_weeks", compact)),
+            f"{whose} smoothed over weeks (halflife_weeks; 0 = this week only), from the stored scores:",
+            text_table(halflife_rows(halflife_table)),
         ]
+    return "\n".join(lines)
+
+
+HALFLIFE_ROW_COLUMNS = {
+    "signal": "variant",
+    "halflife_weeks": "halflife",
+    "weeks": "weeks",
+    "ncorr_mean": "NCORR mean",
+    "ncorr_sharpe": "NCORR Sharpe",
+    "numerai_corr_mean": "numerai_corr mean",
+    "mean_neutral_churn": "churn",
+    "mean_payout_share_kept": "payout kept",
+}
+VARIANT_TABLE_TITLES = {
+    "variant": "variant",
+    "weeks": "weeks",
+    "ncorr_mean": "NCORR mean",
+    "ncorr_sharpe": "NCORR Sharpe",
+    "mean_neutral_churn": "churn",
+    "mean_payout_share_kept": "payout kept",
+    "headlines": "headlines",
+    "stories": "stories",
+    "counted": "counted",
+}
+
+
+def halflife_rows(halflife_table: pd.DataFrame) -> pd.DataFrame:
+    """The halflife table for reading: a row per (variant, halflife_weeks), formatted."""
+    columns = {key: title for key, title in HALFLIFE_ROW_COLUMNS.items() if key in halflife_table.columns}
+    table = halflife_table[list(columns)].rename(columns=columns)
+    if "halflife" in table.columns:
+        table["halflife"] = [f"{value:g}" for value in table["halflife"]]
+    return table.map(cell)
+
+
+def variant_table_text(table: pd.DataFrame) -> pd.DataFrame:
+    """`comparison.variant_table` formatted for reading (terminal or Markdown)."""
+    return table[list(VARIANT_TABLE_TITLES)].rename(columns=VARIANT_TABLE_TITLES).map(cell)
+
+
+def agreement_table(agreement: pd.DataFrame) -> pd.DataFrame:
+    """`comparison.variant_agreement` with the variant as its first column, formatted."""
+    if agreement.empty:
+        return pd.DataFrame({"variant": []})
+    return agreement.reset_index().rename(columns={agreement.index.name or "index": "variant"}).map(cell)
+
+
+def variants_markdown(table: pd.DataFrame, agreement: pd.DataFrame, described: dict[str, str]) -> str:
+    """The report's variant sections: what each variant is, how it scored, and how alike their signals are."""
+    made_of = pd.DataFrame({"variant": list(described), "made of": list(described.values())})
+    lines = ["## Variants side by side", "", markdown_table(made_of), ""]
+    lines += [
+        "NCORR over the scored weeks, mean neutral churn, and over every stored week the (ticker, headline) rows, "
+        "the distinct stories among them, and what the variant's mean counted (stories for a variant that counts "
+        "a story once, else headlines).",
+        "",
+        markdown_table(variant_table_text(table)),
+        "",
+        "## How alike the variants are",
+        "",
+        "Mean over weeks of the Spearman correlation of two variants' signals on the tickers both signal: near 1 "
+        "the two rank tickers alike (their scores differ by noise), lower they are different bets.",
+        "",
+        markdown_table(agreement_table(agreement)),
+        "",
+    ]
     return "\n".join(lines)

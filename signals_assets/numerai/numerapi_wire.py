@@ -33,6 +33,21 @@ UPLOAD_AUTH_QUERY = """
     }
   }
 """
+DIAGNOSTICS_UPLOAD_AUTH_QUERY = """
+  query($filename: String! $tournament: Int! $modelId: String) {
+    diagnosticsUploadAuth(filename: $filename tournament: $tournament modelId: $modelId) {
+      filename
+      url
+    }
+  }
+"""
+CREATE_DIAGNOSTICS_MUTATION = """
+  mutation($filename: String! $tournament: Int! $modelId: String) {
+    createDiagnostics(filename: $filename tournament: $tournament modelId: $modelId) {
+      id
+    }
+  }
+"""
 DATASET_QUERY = """
   query($filename: String! $round: Int $tournament: Int) {
     dataset(filename: $filename round: $round tournament: $tournament)

@@ -10,10 +10,29 @@ from pathlib import Path
 import pandas as pd
 
 from signals_assets.signal.scaling import DATE_COLUMN, SIGNAL_COLUMN, TICKER_COLUMN
+from signals_assets.signal.variants import VARIANT_COLUMN, rows_of
 
 
 def _friday_iso(friday: date | str | pd.Timestamp) -> str:
     return pd.Timestamp(friday).date().isoformat()
+
+
+def submitted_rows(scaled_signal: pd.DataFrame, variant: str) -> pd.DataFrame:
+    """The rows of the submitted variant in a week's scaled_signal (every variant's signal, side by side).
+
+    Raises ValueError when the week holds other variants but not this one: its signal was built before the
+    variant existed or was submitted, and must be built again before it can be checked or uploaded."""
+    rows = rows_of(scaled_signal, variant)
+    if rows.empty and not scaled_signal.empty:
+        present = (
+            sorted(set(scaled_signal[VARIANT_COLUMN].dropna().astype(str))) if VARIANT_COLUMN in scaled_signal else []
+        )
+        raise ValueError(
+            f"The week's scaled_signal has no rows of variant {variant!r} (SIGNAL_VARIANT), only of "
+            f"{', '.join(present) or 'the default variant'}: it was built with other variants. Materialize "
+            "finbert_scores and scaled_signal of the week again (job weekly_signal) with this variant defined."
+        )
+    return rows
 
 
 def build_submission(scaled_signal: pd.DataFrame, include_date: bool = False) -> pd.DataFrame:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from signals_assets.sentiment.errors import FinBERTLoadError
+from signals_assets.sentiment.labels import parse_label_map
 from signals_assets.sentiment.loading import HUB_DOWNLOAD_HELP, local_model_directory, offline_mode
 
 FINGERPRINT_HEX = 16  # 64 bits: no accidental collision between the versions of one model
@@ -53,6 +54,24 @@ class ModelFingerprint:
     load_revision: str | None
     described: str
     local: bool
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A model to score with: hub id or local folder, the revision asked for, and the label map (None: the
+    model's own label names). Variants with equal checkpoints share one load and one set of scores."""
+
+    model: str
+    revision: str | None = None
+    label_map: str | None = None
+
+    def cache_revision(self, fingerprint: ModelFingerprint) -> str:
+        """The `revision` key of the headline score cache: the fingerprint of the model's files, and the label map
+        when one is given (the same weights read with another label order give other scores)."""
+        if self.label_map is None:
+            return fingerprint.value
+        mapping = parse_label_map(self.label_map) or {}
+        return f"{fingerprint.value}|labels:" + ",".join(f"{index}:{mapping[index]}" for index in sorted(mapping))
 
 
 def score_files(directory: Path) -> list[Path]:

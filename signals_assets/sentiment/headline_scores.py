@@ -1,5 +1,5 @@
-"""Per-headline FinBERT scores: the cache that makes every headline scored once per model, and the
-per-ticker mean (pure pandas, plus plain DuckDB SQL for the cache table; the Warehouse resource keeps it in
+"""Per-headline FinBERT scores: the cache that makes every headline scored once per model (pure pandas, plus
+plain DuckDB SQL for the cache table; the Warehouse resource keeps it in
 its DuckDB file, or in a Delta table merged by the same key).
 
 The cache is keyed by (model, revision, headline_id), where revision is the model's fingerprint
@@ -14,7 +14,6 @@ import pandas as pd
 
 SCORE_COLUMNS = ["p_positive", "p_negative", "p_neutral", "score"]
 HEADLINE_SCORE_COLUMNS = ["headline_id", "headline", *SCORE_COLUMNS, "model", "revision", "first_week"]
-TICKER_SENTIMENT_COLUMNS = ["numerai_ticker", "sentiment", "n_headlines"]
 
 CACHE_TABLE = "headline_scores"
 # A headline's score is cached once per model and revision (its fingerprint).
@@ -29,22 +28,6 @@ def distinct_headlines(aggregated_headlines: pd.DataFrame) -> pd.DataFrame:
     """Each distinct headline of the week once (several tickers often carry the same article)."""
     headlines = aggregated_headlines["headlines"].explode().dropna().astype(str).drop_duplicates()
     return pd.DataFrame({"headline_id": headlines.map(headline_id).to_numpy(), "headline": headlines.to_numpy()})
-
-
-def ticker_sentiment(aggregated_headlines: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
-    """Mean headline score per ticker (the blog post's score(T) = mean(P(positive) - P(negative)))."""
-    per_ticker = aggregated_headlines[["numerai_ticker", "headlines"]].explode("headlines").dropna()
-    per_ticker["headline_id"] = per_ticker["headlines"].astype(str).map(headline_id)
-    scored = per_ticker.merge(scores[["headline_id", "score"]], on="headline_id", how="left")
-    if scored["score"].isna().any():
-        missing = scored.loc[scored["score"].isna(), "headlines"].head(3).tolist()
-        raise ValueError(f"Headlines without a score (scorer output misaligned?): {missing}")
-    grouped = scored.groupby("numerai_ticker", sort=True)["score"]
-    result = pd.DataFrame(
-        {"sentiment": grouped.mean().astype("float64"), "n_headlines": grouped.size().astype("int64")}
-    ).reset_index()
-    result["numerai_ticker"] = result["numerai_ticker"].astype("string")
-    return result[TICKER_SENTIMENT_COLUMNS]
 
 
 def ensure_cache_table(connection, schema: str) -> None:

@@ -1,4 +1,4 @@
-"""signal_evaluation: each week's submitted signal, and the provider-label baseline, scored as Numerai does."""
+"""signal_evaluation: each week's signal variants (the provider-label baseline among them) scored as Numerai does."""
 
 from datetime import timedelta
 
@@ -11,35 +11,38 @@ from signals_assets.defs.numerai.assets import NUMERAI_CACHE
 from signals_assets.defs.numerai.data import NumeraiData
 from signals_assets.defs.numerai.resources import NumeraiSignals
 from signals_assets.defs.partitions import week_of, weekly_asset
+from signals_assets.defs.signal.resources import SignalSettings
 from signals_assets.defs.warehouse import SCHEMA, Warehouse
-from signals_assets.evaluation.baseline import provider_label_signal
 from signals_assets.evaluation.scoring import score_week
 from signals_assets.evaluation.week_data import read_week_data
+from signals_assets.signal.variants import LEGACY_VARIANT, VARIANT_COLUMN
 from signals_assets.weeks import Week, with_week_column
 
 FIGURES = ["status", "coverage", "ncorr", "numerai_corr", "nmmc_proxy", "neutral_churn", "churn_penalty"]
 EVALUATION_COLUMNS = ["signal", *FIGURES]
-SIGNALS = ("finbert", "provider_labels")
 
 
-def _signals(scaled_signal: pd.DataFrame, filtered_headlines: pd.DataFrame) -> dict[str, pd.Series]:
-    finbert = pd.Series(scaled_signal["signal"].to_numpy(), index=scaled_signal["numerai_ticker"].astype(str))
-    return {"finbert": finbert, "provider_labels": provider_label_signal(filtered_headlines)}
+def _signals(scaled_signal: pd.DataFrame) -> dict[str, pd.Series]:
+    """Each variant's signal of a week, by variant name (a table from before variants: the default variant)."""
+    if VARIANT_COLUMN not in scaled_signal.columns:
+        scaled_signal = scaled_signal.assign(**{VARIANT_COLUMN: LEGACY_VARIANT})
+    names = scaled_signal[VARIANT_COLUMN].astype("object").where(scaled_signal[VARIANT_COLUMN].notna(), LEGACY_VARIANT)
+    return {
+        str(name): pd.Series(rows["signal"].to_numpy(), index=rows["numerai_ticker"].astype(str))
+        for name, rows in scaled_signal.groupby(names.astype(str), sort=False)
+    }
 
 
 def _stored_week(warehouse: Warehouse, week: Week) -> dict[str, pd.Series]:
     """The previous week's signals from the warehouse (for churn); none when that week was not materialized."""
     try:
         with warehouse.connect() as connection:
-            frames = [
-                connection.execute(f"SELECT * FROM {SCHEMA}.{table} WHERE week_start = ?", [week.week_start]).fetchdf()
-                for table in ("scaled_signal", "filtered_headlines")
-            ]
+            frame = connection.execute(
+                f"SELECT * FROM {SCHEMA}.scaled_signal WHERE week_start = ?", [week.week_start]
+            ).fetchdf()
     except duckdb.CatalogException:
         return {}
-    if frames[0].empty:
-        return {}
-    return _signals(*frames)
+    return _signals(frame) if len(frame) else {}
 
 
 @weekly_asset(group_name="evaluation", kinds={"numerai", "duckdb"})
@@ -48,12 +51,12 @@ def signal_evaluation(
     numerai: NumeraiSignals,
     numerai_data: NumeraiData,
     warehouse: Warehouse,
+    signal_settings: SignalSettings,
     scaled_signal: pd.DataFrame,
-    filtered_headlines: pd.DataFrame,
     numerai_universe: pd.DataFrame,
 ) -> pd.DataFrame:
-    """The week's signal scored as Numerai scores it (numerai-tools), next to a baseline of the provider's own
-    labels: status (scored; pending until the targets resolve; no_data when Numerai's files or the universe cannot
+    """Every variant's signal of the week scored as Numerai scores it (numerai-tools), one row each (`signal`
+    holds the variant's name; the provider_labels variant is the baseline FinBERT has to beat): status (scored; pending until the targets resolve; no_data when Numerai's files or the universe cannot
     give a score, the reason in the metadata and the log), coverage, NCORR (what Numerai pays on),
     numerai_corr, the NMMC proxy against the example predictions, and neutral churn against the previous week
     with the payout share it keeps. A figure that cannot be computed is NULL, its reason in the metadata."""
@@ -70,10 +73,11 @@ def signal_evaluation(
     if data.previous_problem:
         context.log.warning(f"Week {week.key} has no neutral churn: {data.previous_problem}")
 
-    current = _signals(scaled_signal, filtered_headlines)
+    current = _signals(scaled_signal)
     previous = _stored_week(warehouse, previous_week)
     rows, reasons = [], {}
-    for name in SIGNALS:
+    names = [variant.name for variant in signal_settings.all_variants() if variant.name in current]
+    for name in names + sorted(set(current) - set(names)):
         score = score_week(
             current[name],
             numerai_universe["numerai_ticker"].astype(str),

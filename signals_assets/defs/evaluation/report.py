@@ -16,8 +16,13 @@ from signals_assets.defs.metadata import bounded
 from signals_assets.defs.numerai.assets import NUMERAI_CACHE
 from signals_assets.defs.numerai.data import NumeraiData
 from signals_assets.defs.numerai.resources import NumeraiSignals
+from signals_assets.defs.signal.resources import SignalSettings
 from signals_assets.defs.warehouse import SCHEMA, Warehouse
 from signals_assets.evaluation.backtest import HALFLIFE_COLUMN, report_rows, scored_weeks, summarize
+from signals_assets.evaluation.comparison import variant_agreement, variant_table, with_variant
+from signals_assets.evaluation.halflife_sweep import (
+    COLUMNS as SWEEP_COLUMNS,
+)
 from signals_assets.evaluation.halflife_sweep import (
     DEFAULT_HALFLIVES,
     NumeraiInputs,
@@ -26,14 +31,19 @@ from signals_assets.evaluation.halflife_sweep import (
 )
 from signals_assets.evaluation.report import (
     FIGURE_NOTES,
+    agreement_table,
     cumulative_plot_png,
     figures_table,
+    halflife_rows,
     markdown_table,
     report_markdown,
+    variant_table_text,
+    variants_markdown,
 )
 from signals_assets.news.sample import SAMPLE_WEEK_KEYS
 from signals_assets.numerai.datasets import NumeraiDataError, NumeraiFiles
 from signals_assets.numerai.signals_api import NumeraiError
+from signals_assets.signal.variants import rows_of
 
 REPORT_FILE = "backtest_report.md"
 PLOT_FILE = "backtest_cumulative_ncorr.png"
@@ -60,7 +70,7 @@ def read_table(warehouse: Warehouse, table: str, columns: list[str]) -> pd.DataF
         with warehouse.connect() as connection:
             return connection.execute(f"SELECT {', '.join(columns)} FROM {SCHEMA}.{table}").fetchdf()
     except duckdb.CatalogException:
-        return pd.DataFrame({column: pd.Series(dtype="object") for column in columns})
+        return pd.DataFrame({column: pd.Series(dtype="object") for column in columns if column != "*"})
 
 
 class FilesInputs:
@@ -89,18 +99,21 @@ def png_metadata(png: bytes) -> dg.MetadataValue:
     return dg.MetadataValue.md(f"![cumulative NCORR](data:image/png;base64,{encoded})")
 
 
-@dg.asset(group_name="evaluation", deps=["signal_evaluation", "finbert_scores"], kinds={"duckdb", "pandas"})
+@dg.asset(
+    group_name="evaluation", deps=["signal_evaluation", "finbert_scores", "scaled_signal"], kinds={"duckdb", "pandas"}
+)
 def backtest_report(
     context: dg.AssetExecutionContext,
     config: BacktestReportConfig,
     numerai: NumeraiSignals,
     numerai_data: NumeraiData,
+    signal_settings: SignalSettings,
     warehouse: Warehouse,
 ) -> pd.DataFrame:
-    """Every scored week of signal_evaluation summed up for FinBERT and the provider-label baseline (mean, std,
-    Sharpe, positive weeks and max drawdown of NCORR and numerai_corr, mean churn and payout share kept), and
-    FinBERT's stored scores smoothed with each halflife_weeks and scored again: the trade-off between score and
-    churn. Writes backtest_report.md and the cumulative NCORR plot into the output directory; the table holds
+    """Every scored week of signal_evaluation summed up per signal variant (mean, std, Sharpe, positive weeks and
+    max drawdown of NCORR and numerai_corr, mean churn and payout share kept); each variant's stored scores
+    smoothed with each halflife_weeks and scored again (the trade-off between score and churn); the variant table
+    (NCORR, churn, headlines and stories) and the mean weekly rank correlation between variants' signals. Writes backtest_report.md and the cumulative NCORR plot into the output directory; the table holds
     both (column `section`)."""
     try:
         halflives = checked_halflives(config.halflife_weeks)
@@ -114,8 +127,9 @@ def backtest_report(
     summary = summarize(evaluations)
     weeks = scored_weeks(evaluations)
 
-    scores = read_table(warehouse, "finbert_scores", ["week_start", "numerai_ticker", "sentiment"])
+    scores = read_table(warehouse, "finbert_scores", ["*"])
     universes = read_table(warehouse, "numerai_universe", ["week_start", "numerai_ticker"])
+    signals = read_table(warehouse, "scaled_signal", ["*"])
     files, problem = None, None
     if not scores.empty:
         try:
@@ -124,13 +138,25 @@ def backtest_report(
             problem = f"Numerai's data could not be read: {error}"
             context.log.warning(f"The halflife table is not scored: {problem}")
     inputs = FilesInputs(files, problem, context.log)
-    sweep = halflife_evaluations(scores, universes, inputs, halflives)
-    halflife_table = summarize(sweep, by=HALFLIFE_COLUMN)
+    variants = signal_settings.all_variants()
+    stored = with_variant(scores) if len(scores) else scores
+    sweeps = [
+        halflife_evaluations(rows_of(stored, variant.name), universes, inputs, halflives, variant=variant.name)
+        for variant in variants
+        if len(scores) and len(rows_of(stored, variant.name))
+    ]
+    sweep = pd.concat(sweeps, ignore_index=True) if sweeps else pd.DataFrame(columns=SWEEP_COLUMNS)
+    halflife_table = summarize(sweep, by=["signal", HALFLIFE_COLUMN])
+    names = [variant.name for variant in variants]
+    collapsing = [variant.name for variant in variants if variant.collapse_stories]
+    table = variant_table(summary, scores, collapsing, names)
+    agreement = variant_agreement(signals) if len(signals) else pd.DataFrame()
 
     png = cumulative_plot_png(evaluations)
     directory = warehouse.submissions_dir()
     (directory / PLOT_FILE).write_bytes(png)
     page = report_markdown(summary, halflife_table, PLOT_FILE)
+    page += "\n" + variants_markdown(table, agreement, {variant.name: variant.described() for variant in variants})
     if not weeks:
         page += f"\n{NOTHING_SCORED}\n"
         context.log.warning(NOTHING_SCORED)
@@ -144,7 +170,9 @@ def backtest_report(
     metadata: dict[str, object] = {
         "weeks": dg.MetadataValue.int(weeks),
         "backtest": dg.MetadataValue.md(markdown_table(figures_table(summary, "signal"))),
-        "halflife_table": dg.MetadataValue.md(markdown_table(figures_table(halflife_table, HALFLIFE_COLUMN))),
+        "variants": dg.MetadataValue.md(markdown_table(variant_table_text(table))),
+        "variant_agreement": dg.MetadataValue.md(markdown_table(agreement_table(agreement))),
+        "halflife_table": dg.MetadataValue.md(markdown_table(halflife_rows(halflife_table))),
         "cumulative_ncorr": png_metadata(png),
         "halflife_weeks": dg.MetadataValue.json(halflives),
         "report": dg.MetadataValue.path(str(report_path.resolve())),

@@ -9,6 +9,7 @@ from dagster._core.storage.tags import BACKFILL_ID_TAG
 from signals_assets.defs.ingestion.resources import CACHE_DIR_NAME, NewsSource
 from signals_assets.defs.metadata import preview
 from signals_assets.defs.partitions import week_of, weekly_asset
+from signals_assets.defs.signal.resources import SignalSettings
 from signals_assets.defs.warehouse import Warehouse
 from signals_assets.news.headlines import filter_headlines
 from signals_assets.news.ticker_map import build_ticker_map
@@ -97,19 +98,28 @@ class FilteredHeadlinesConfig(dg.Config):
 def filtered_headlines(
     context: dg.AssetExecutionContext,
     config: FilteredHeadlinesConfig,
+    signal_settings: SignalSettings,
     raw_articles: pd.DataFrame,
     ticker_map: pd.DataFrame,
 ) -> pd.DataFrame:
     """One row per (article, numerai_ticker) for tickers in the ticker map: article_id, title,
-    published_at, provider sentiment; provider-Neutral articles dropped unless configured otherwise."""
+    published_at, provider sentiment; provider-Neutral articles dropped unless configured otherwise. n_tagged: how
+    many tickers the article is tagged with; named_in_title: whether its title names this ticker (symbol or company
+    name); weight: what title attribution gives it (1 when named, else tagged_weight, SIGNAL_TAGGED_WEIGHT, by
+    default 1 / n_tagged)."""
     week = week_of(context)
-    headlines = with_week_column(filter_headlines(raw_articles, ticker_map, drop_neutral=config.drop_neutral), week)
+    headlines = filter_headlines(
+        raw_articles, ticker_map, drop_neutral=config.drop_neutral, tagged_weight=signal_settings.tagged_weight
+    )
+    headlines = with_week_column(headlines, week)
     context.add_output_metadata(
         {
             "articles": int(headlines["article_id"].nunique()),
             "tickers_covered": int(headlines["numerai_ticker"].nunique()),
             "neutral_dropped": config.drop_neutral,
-            "preview": preview(headlines, ["numerai_ticker", "sentiment", "title"]),
+            # How often a ticker is only tagged: what title attribution weighs down.
+            "named_in_title_share": round(float(headlines["named_in_title"].mean()), 4) if len(headlines) else 0.0,
+            "preview": preview(headlines, ["numerai_ticker", "sentiment", "named_in_title", "weight", "title"]),
         }
     )
     return headlines

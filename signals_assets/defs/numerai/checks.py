@@ -13,7 +13,7 @@ from signals_assets.defs.numerai.resources import NumeraiSignals
 from signals_assets.defs.partitions import week_of, weekly_partitions
 from signals_assets.defs.signal.resources import SignalSettings
 from signals_assets.defs.warehouse import Warehouse
-from signals_assets.numerai.submission_file import build_submission, remove_submission_csv
+from signals_assets.numerai.submission_file import build_submission, remove_submission_csv, submitted_rows
 from signals_assets.numerai.validation import RULES, check_rules
 
 RULE_DESCRIPTIONS = {
@@ -41,15 +41,18 @@ RULE_DESCRIPTIONS = {
 def submission_is_valid(
     context: dg.AssetCheckExecutionContext,
     numerai: NumeraiSignals,
+    signal_settings: SignalSettings,
     warehouse: Warehouse,
     scaled_signal: pd.DataFrame,
     numerai_universe: pd.DataFrame,
 ) -> Iterator[dg.AssetCheckResult]:
-    """numerai-tools' validator, run once over the week's submission and universe; a failed rule blocks the
+    """numerai-tools' validator, run once over the submitted variant's signal (SIGNAL_VARIANT) and the universe; a failed rule blocks the
     submission file and the upload, and removes the week's file of an earlier run, so no unchecked file is left
     where numerai_upload looks."""
     week = week_of(context)
-    rows = build_submission(scaled_signal, include_date=numerai.include_date_column)
+    rows = build_submission(
+        submitted_rows(scaled_signal, signal_settings.variant), include_date=numerai.include_date_column
+    )
     results, _report = check_rules(numerai_universe, rows)
     removed = not all(result.passed for result in results) and remove_submission_csv(
         warehouse.submissions_dir(), week.friday

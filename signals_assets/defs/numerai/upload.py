@@ -34,6 +34,7 @@ from signals_assets.numerai.submission_file import (
     keep_uploaded_copy,
     rendered,
     submission_csv_path,
+    submitted_rows,
     write_submission_csv,
 )
 from signals_assets.numerai.validation import check_rules
@@ -50,16 +51,19 @@ def submission(
     context: dg.AssetExecutionContext,
     numerai: NumeraiSignals,
     numerai_data: NumeraiData,
+    signal_settings: SignalSettings,
     warehouse: Warehouse,
     scaled_signal: pd.DataFrame,
     numerai_universe: pd.DataFrame,
 ) -> pd.DataFrame:
-    """`signals_<Friday>.csv` in the warehouse's output_dir (SIGNALS_OUTPUT_DIR): numerai_ticker, signal
+    """The submitted variant's signal (SIGNAL_VARIANT, default finbert) as `signals_<Friday>.csv` in the warehouse's output_dir (SIGNALS_OUTPUT_DIR): numerai_ticker, signal
     (and the date with include_date_column). Written only after `submission_is_valid` passed on the signal. A week
     that uploads with churn_gate 'blend' (the default) is first blended toward the last upload by the least
     weight that brings its churn within max_churn; the weight and the churn before and after are recorded."""
     week = week_of(context)
-    rows = build_submission(scaled_signal, include_date=numerai.include_date_column)
+    rows = build_submission(
+        submitted_rows(scaled_signal, signal_settings.variant), include_date=numerai.include_date_column
+    )
     blend = blend_for_upload(
         week,
         rows,
@@ -84,12 +88,13 @@ def submission(
             )
         context.log.info(figures["blend"])
     csv_path = write_submission_csv(rows, warehouse.submissions_dir(), week.friday)
-    context.log.info(f"Wrote {len(rows)} tickers to {csv_path}")
+    context.log.info(f"Wrote {len(rows)} tickers of variant {signal_settings.variant} to {csv_path}")
     context.add_output_metadata(
         bounded_metadata(
             {
                 "path": dg.MetadataValue.path(str(csv_path.resolve())),
                 "friday": week.friday.isoformat(),
+                "variant": signal_settings.variant,
                 "preview": preview(rows),
                 **figures,
             }

@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 
 from signals_assets.defs.environment import from_env
 from signals_assets.sentiment.errors import FinBERTLoadError
-from signals_assets.sentiment.fingerprint import ModelFingerprint, model_fingerprint
+from signals_assets.sentiment.fingerprint import Checkpoint, ModelFingerprint, model_fingerprint
 from signals_assets.sentiment.labels import parse_label_map
 from signals_assets.sentiment.options import (
     DEFAULT_BATCH_SIZE,
@@ -19,6 +19,7 @@ from signals_assets.sentiment.options import (
     PRECISION_PATTERN,
     PRECISION_TOLERANCE,
 )
+from signals_assets.signal.variants import SOURCE_FINBERT
 
 if TYPE_CHECKING:
     from signals_assets.sentiment.scorer import HeadlineScorer
@@ -92,35 +93,51 @@ class FinBERT(ConfigurableResource):
             parse_label_map(value)
         return value
 
-    def fingerprint(self) -> ModelFingerprint:
+    def checkpoint(
+        self, source: str | None = None, revision: str | None = None, label_map: str | None = None
+    ) -> Checkpoint:
+        """The model a variant scores with: this resource's own (`source` None or 'finbert'), or another
+        checkpoint (a variant's hub id or folder, its revision and label map) run with this resource's device,
+        precision, batch size and max_length."""
+        if source is None or source == SOURCE_FINBERT:
+            return Checkpoint(self.model, self.revision, self.label_map)
+        if label_map is not None:
+            parse_label_map(label_map)
+        return Checkpoint(source, revision, label_map)
+
+    def fingerprint(self, checkpoint: Checkpoint | None = None) -> ModelFingerprint:
         """What the model's scores depend on, without loading it (signals_assets.sentiment.fingerprint): a
         hash of a local directory's model files, or the commit a hub revision resolves to."""
-        return model_fingerprint(self.model, self.revision)
+        checkpoint = checkpoint or self.checkpoint()
+        return model_fingerprint(checkpoint.model, checkpoint.revision)
 
-    def load_scorer(self, log: Any = None, fingerprint: ModelFingerprint | None = None) -> HeadlineScorer:
+    def load_scorer(
+        self, log: Any = None, fingerprint: ModelFingerprint | None = None, checkpoint: Checkpoint | None = None
+    ) -> HeadlineScorer:
         """Load the model (a few seconds; precision auto also runs its calibration). With a `fingerprint`
         (from `fingerprint()`), the model loaded is the one fingerprinted: a hub id at its commit, and a
         local directory whose files did not change meanwhile."""
+        checkpoint = checkpoint or self.checkpoint()
         # torch and transformers load here, in the step that scores, not with the code location: every other
         # process that loads the definitions (the code server, run workers, each step's process or pod) is
         # spared their ~3 s of imports.
         from signals_assets.sentiment.scorer import load_scorer
 
         scorer = load_scorer(
-            model=self.model,
-            revision=fingerprint.load_revision if fingerprint else self.revision,
+            model=checkpoint.model,
+            revision=fingerprint.load_revision if fingerprint else checkpoint.revision,
             device=self.device,
             precision=self.precision,
             batch_size=self.batch_size or None,
             max_length=self.max_length,
-            label_map=self.label_map,
+            label_map=checkpoint.label_map,
             log=log,
         )
         if fingerprint is not None and fingerprint.local:
-            now = model_fingerprint(self.model, self.revision)
+            now = model_fingerprint(checkpoint.model, checkpoint.revision)
             if now.value != fingerprint.value:
                 raise FinBERTLoadError(
-                    f"The files of FinBERT model {self.model!r} changed while it loaded (fingerprint "
+                    f"The files of FinBERT model {checkpoint.model!r} changed while it loaded (fingerprint "
                     f"{fingerprint.value}, now {now.value}): run again once they are written."
                 )
         return scorer

@@ -1,5 +1,5 @@
-"""scaled_signal: the week's FinBERT sentiment (smoothed over earlier weeks with halflife_weeks) as a Numerai
-signal strictly inside (0, 1)."""
+"""scaled_signal: each variant's sentiment of the week (smoothed over earlier weeks with its halflife_weeks) as a
+Numerai signal strictly inside (0, 1)."""
 
 from typing import Literal
 
@@ -12,6 +12,7 @@ from signals_assets.defs.partitions import week_of, weekly_asset
 from signals_assets.defs.signal.resources import SignalSettings
 from signals_assets.defs.warehouse import SCHEMA, Warehouse
 from signals_assets.signal.smoothing import SmoothedSignal, earlier_weeks, missing_weeks_listed, smoothed_signal
+from signals_assets.signal.variants import VARIANT_COLUMN, rows_of
 from signals_assets.weeks import Week, with_week_column
 
 SCORES_TABLE = "finbert_scores"
@@ -45,19 +46,19 @@ def _days(weeks: list[pd.Timestamp]) -> list[str]:
     return [stamp.date().isoformat() for stamp in weeks]
 
 
-def _warn_about_history(context: dg.AssetExecutionContext, week: Week, smoothed: SmoothedSignal) -> None:
+def _warn_about_history(context: dg.AssetExecutionContext, week: Week, smoothed: SmoothedSignal, name: str) -> None:
     missing = smoothed.weeks_missing
     if missing:
         shown = missing_weeks_listed(missing)
         context.log.warning(
-            f"Week {week.key}: halflife_weeks={smoothed.halflife_weeks:g} looks back {smoothed.lookback_weeks} "
+            f"Week {week.key}, variant {name}: halflife_weeks={smoothed.halflife_weeks:g} looks back {smoothed.lookback_weeks} "
             f"weeks, but {len(missing)} of them have no rows in {SCHEMA}.{SCORES_TABLE} ({shown}): the decay used "
             f"only the {len(smoothed.weeks_used)} weeks present. If those weeks had news, materialize "
             f"finbert_scores for them first (backfill oldest week first), then this week's scaled_signal again."
         )
     if smoothed.other_models:
         context.log.warning(
-            f"Week {week.key}: some earlier weeks in the decay were scored by another FinBERT model "
+            f"Week {week.key}, variant {name}: some earlier weeks in the decay were scored by another FinBERT model "
             f"({', '.join(smoothed.other_models)}) than this week's; their sentiment may not be comparable. "
             "Re-materialize finbert_scores for those weeks with the current model (FINBERT_MODEL) to smooth "
             "over one model's scores."
@@ -72,29 +73,58 @@ def scaled_signal(
     warehouse: Warehouse,
     finbert_scores: pd.DataFrame,
 ) -> pd.DataFrame:
-    """numerai_ticker, signal strictly inside (0, 1), date (the week's Friday).
+    """variant, numerai_ticker, signal strictly inside (0, 1), date (the week's Friday): one signal per variant.
 
-    With signal_settings.halflife_weeks > 0 (SIGNAL_HALFLIFE_WEEKS) each ticker's sentiment is the
-    exponentially decayed mean of this week's scores and the stored scores of earlier weeks (never a later
-    one); 0 is this week only."""
+    With a variant's halflife_weeks > 0 (its own, else SIGNAL_HALFLIFE_WEEKS) each ticker's sentiment is the
+    exponentially decayed mean of this week's scores and the variant's stored scores of earlier weeks (never a
+    later one); 0 is this week only. The submitted variant (SIGNAL_VARIANT) is the one checked and uploaded."""
     week = week_of(context)
-    halflife = signal_settings.halflife_weeks
-    earlier = _earlier_scores(warehouse, week, earlier_weeks(week.week_start, halflife)) if halflife > 0 else None
-    smoothed = smoothed_signal(finbert_scores, earlier, week.week_start, week.friday, halflife, config.method)
-    _warn_about_history(context, week, smoothed)
-    signal = with_week_column(smoothed.signal, week)
+    variants = signal_settings.all_variants()
+    halflives = {variant.name: signal_settings.halflife_of(variant) for variant in variants}
+    longest = max(halflives.values())
+    earlier = _earlier_scores(warehouse, week, earlier_weeks(week.week_start, longest)) if longest > 0 else None
+    parts, table = [], []
+    for variant in variants:
+        this_week = rows_of(finbert_scores, variant.name)
+        smoothed = smoothed_signal(
+            this_week,
+            rows_of(earlier, variant.name),
+            week.week_start,
+            week.friday,
+            halflives[variant.name],
+            config.method,
+        )
+        _warn_about_history(context, week, smoothed, variant.name)
+        parts.append(smoothed.signal.assign(**{VARIANT_COLUMN: variant.name}))
+        table.append(
+            {
+                "variant": variant.name,
+                "tickers": len(smoothed.signal),
+                "halflife_weeks": float(smoothed.halflife_weeks),
+                "weeks_used": len(smoothed.weeks_used),
+                "weeks_missing": len(smoothed.weeks_missing),
+            }
+        )
+        if variant.name == signal_settings.variant:
+            submitted = smoothed
+    signal = pd.concat(parts, ignore_index=True)
+    signal = with_week_column(signal[[VARIANT_COLUMN, *[c for c in signal.columns if c != VARIANT_COLUMN]]], week)
+    signal[VARIANT_COLUMN] = signal[VARIANT_COLUMN].astype("string")
     metadata = {
         "method": config.method,
         "friday": week.friday.isoformat(),
-        "halflife_weeks": float(smoothed.halflife_weeks),
-        "lookback_weeks": smoothed.lookback_weeks,
-        "weeks_used": len(smoothed.weeks_used),
-        "earliest_week_used": _days(smoothed.weeks_used)[0],
-        "weeks_used_list": dg.MetadataValue.json(_days(smoothed.weeks_used)),
-        "weeks_missing": dg.MetadataValue.json(_days(smoothed.weeks_missing)),
+        "submitted_variant": signal_settings.variant,
+        "variants": preview(pd.DataFrame(table)),
+        # The submitted variant's smoothing, as before variants existed.
+        "halflife_weeks": float(submitted.halflife_weeks),
+        "lookback_weeks": submitted.lookback_weeks,
+        "weeks_used": len(submitted.weeks_used),
+        "earliest_week_used": _days(submitted.weeks_used)[0],
+        "weeks_used_list": dg.MetadataValue.json(_days(submitted.weeks_used)),
+        "weeks_missing": dg.MetadataValue.json(_days(submitted.weeks_missing)),
         "preview": preview(signal),
     }
-    if len(signal):
-        metadata["histogram"] = histogram(signal["signal"], "signal")
+    if len(submitted.signal):
+        metadata["histogram"] = histogram(submitted.signal["signal"], "signal")
     context.add_output_metadata(metadata)
     return signal
