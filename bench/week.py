@@ -456,7 +456,11 @@ def materialize_week(week_key: str, resources: dict, profile_to: Path | None = N
     from signals_assets.definitions import build_definitions
 
     definitions = build_definitions()
-    graph = [*definitions.assets, *definitions.asset_checks]
+    # A week's assets: numerai_diagnostics runs on its own, over many weeks (and needs Numerai's keys).
+    graph = [
+        *(asset for asset in definitions.assets if asset.key.to_user_string() != "numerai_diagnostics"),
+        *definitions.asset_checks,
+    ]
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     profiler = None
     if profile_to is not None:

@@ -27,7 +27,7 @@ from signals_assets.defs.numerai.data import NumeraiData  # noqa: E402
 from signals_assets.defs.numerai.resources import NumeraiSignals  # noqa: E402
 from signals_assets.defs.partitions import week_of, weekly_partitions  # noqa: E402
 from signals_assets.defs.sentiment.resources import FinBERT  # noqa: E402
-from signals_assets.defs.signal.resources import SignalSettings  # noqa: E402
+from signals_assets.defs.signal.resources import SignalSettings, VariantConfig  # noqa: E402
 from signals_assets.defs.warehouse import Warehouse, warehouse_io_manager  # noqa: E402
 from signals_assets.delta.queries import ReadOnlyWarehouse  # noqa: E402
 from signals_assets.delta.tables import DeltaWriteConflict, committed  # noqa: E402
@@ -63,7 +63,10 @@ def run(warehouse: Warehouse, finbert_dir, week: str | None, selection: list[str
         "news": SampleNews(),
         "numerai": NumeraiSignals(universe="sample"),
         "numerai_data": NumeraiData(),
-        "signal_settings": SignalSettings(),
+        # Two variants: the tables compared are the same whatever the variants (four would only cost time).
+        "signal_settings": SignalSettings(
+            variants=[VariantConfig(name="finbert"), VariantConfig(name="provider_labels", source="provider_labels")]
+        ),
         "finbert": FinBERT(model=str(finbert_dir), precision="fp32", device="cpu"),
     }
     with DagsterInstance.ephemeral() as instance:

@@ -44,7 +44,7 @@ from signals_assets.defs.ingestion.resources import StockNewsAPI
 from signals_assets.defs.numerai.data import NumeraiData
 from signals_assets.defs.numerai.resources import NumeraiSignals
 from signals_assets.defs.sentiment.resources import FinBERT
-from signals_assets.defs.signal.resources import SignalSettings
+from signals_assets.defs.signal.resources import SignalSettings, VariantConfig
 from signals_assets.defs.warehouse import Warehouse, warehouse_io_manager
 from signals_assets.news.sample import SAMPLE_WEEK_KEYS, sample_articles, sample_tickers
 from signals_assets.weeks import Week
@@ -234,6 +234,18 @@ def evaluate_weeks(instance: dg.DagsterInstance, folder: Path, universe: Path) -
     return [instance.get_run_record_by_id(result.run_id) for result in results]
 
 
+VARIANTS = [
+    {"name": "finbert"},
+    {"name": "provider_labels_stories", "source": "provider_labels", "collapse_stories": True, "attribution": "title"},
+]
+
+
+def variants_file(folder: Path) -> Path:
+    path = folder / "variants.yaml"
+    path.write_text(yaml.safe_dump({"variants": VARIANTS}, sort_keys=False))
+    return path
+
+
 def serial_into_duckdb(folder: Path, news_url: str, universe: Path, finbert_dir: Path) -> Warehouse:
     """The same weeks, oldest first, each in one process (in-process executor) into the DuckDB file."""
     warehouse = Warehouse(
@@ -248,7 +260,9 @@ def serial_into_duckdb(folder: Path, news_url: str, universe: Path, finbert_dir:
             "io_manager": warehouse_io_manager,
             "news": StockNewsAPI(api_key=FAKE_TOKEN, base_url=news_url),
             "finbert": FinBERT(model=str(finbert_dir), precision="fp32", device="cpu"),
-            "signal_settings": SignalSettings(halflife_weeks=0),
+            "signal_settings": SignalSettings(
+                halflife_weeks=0, variants=[VariantConfig(**variant) for variant in VARIANTS]
+            ),
             "numerai": NumeraiSignals(universe=str(universe), public_id=None, secret_key=None, model_name=None),
             "numerai_data": NumeraiData(data_dir=NUMERAI_SAMPLE_DATA),
         }
@@ -329,6 +343,9 @@ def test_a_backfill_of_8_weeks_4_runs_at_once_on_postgres_and_delta_equals_a_ser
             FINBERT_MODEL=str(tiny_finbert_dir),
             FINBERT_PRECISION="fp32",
             FINBERT_DEVICE="cpu",
+            # Two variants from a YAML file, read by every process of the deployment (the default four would
+            # double the steps' work here without testing anything more about running weeks side by side).
+            SIGNAL_VARIANTS_FILE=str(variants_file(tmp_path)),
         )
         migrate = subprocess.run(
             [sys.executable, "-m", "dagster", "instance", "migrate"], env=env, capture_output=True, text=True

@@ -13,12 +13,13 @@ from dagster import DagsterInstance, materialize
 
 from signals_assets.defs.ingestion.resources import SampleNews
 from signals_assets.defs.signal.resources import SignalSettings, VariantConfig
+from signals_assets.defs.signal.resources import variants_from_environment as variants_default
 from signals_assets.news.headlines import aggregate_headlines, filter_headlines
 from signals_assets.news.ticker_map import build_ticker_map
 from signals_assets.numerai.submission_file import submission_csv_path
 from signals_assets.sentiment.aggregation import headline_rows, ticker_sentiment
 from signals_assets.sentiment.provider_labels import label_scores
-from signals_assets.signal.variants import DEFAULT_VARIANTS
+from signals_assets.signal.variants import DEFAULT_VARIANTS, Variant, VariantError
 from signals_assets.weeks import Week
 from signals_assets_tests.test_pipeline import GRAPH, resources_for, table, week_rows
 from signals_assets_tests.tiny_finbert import build_tiny_finbert
@@ -132,11 +133,13 @@ def _settings(tone_dir, **fields) -> SignalSettings:
 
 
 def test_two_models_with_different_label_orders_are_two_variants_each_loaded_once(warehouse, tmp_path):
+    """One run scores four variants of two models; SIGNAL_VARIANT (signal_settings.variant) picks what is
+    submitted, and switching it submits the other variant's rows of the same stored signal."""
     prosus, tone = _two_models(tmp_path)
-    resources = {**resources_for(warehouse, SampleNews(), prosus), "signal_settings": _settings(tone)}
+    resources = {**resources_for(warehouse, SampleNews(), prosus), "signal_settings": _settings(tone, variant="tone")}
     with DagsterInstance.ephemeral() as instance:
         result = materialize(
-            GRAPH, partition_key=WEEK, resources=resources, instance=instance, selection=THROUGH_SCORES
+            GRAPH, partition_key=WEEK, resources=resources, instance=instance, selection=[*THROUGH_SCORES, "submission"]
         )
         assert result.success
         loads = [
@@ -144,6 +147,13 @@ def test_two_models_with_different_label_orders_are_two_variants_each_loaded_onc
             for entry in instance.all_logs(result.run_id)
             if entry.user_message.startswith("FinBERT loaded")
         ]
+        path = submission_csv_path(warehouse.submissions_dir(), Week.from_key(WEEK).friday)
+        submitted = {"tone": pd.read_csv(path)}
+        # The other variant submitted: the submission alone again, from the stored signal.
+        resources["signal_settings"] = _settings(tone, variant="provider_labels")
+        again = materialize(GRAPH, partition_key=WEEK, resources=resources, instance=instance, selection=["submission"])
+        assert again.success
+        submitted["provider_labels"] = pd.read_csv(path)
     assert len(loads) == 2 and sum(str(prosus) in line for line in loads) == 1
     assert sum(str(tone) in line for line in loads) == 1
 
@@ -163,21 +173,6 @@ def test_two_models_with_different_label_orders_are_two_variants_each_loaded_onc
     assert (cache.loc[cache["model"] == str(tone), "revision"].str.contains("labels:0:neutral")).all()
     signal = week_rows(table("scaled_signal", warehouse.database), WEEK)
     assert signal.groupby("variant").size().to_dict() == scores.groupby("variant").size().to_dict()
-
-
-def test_signal_variant_chooses_what_is_submitted(warehouse, tmp_path):
-    prosus, tone = _two_models(tmp_path)
-    base = resources_for(warehouse, SampleNews(), prosus)
-    submitted = {}
-    with DagsterInstance.ephemeral() as instance:
-        for name in ("provider_labels", "tone"):
-            resources = {**base, "signal_settings": _settings(tone, variant=name)}
-            selection = [*THROUGH_SCORES, "submission"]
-            result = materialize(GRAPH, partition_key=WEEK, resources=resources, instance=instance, selection=selection)
-            assert result.success
-            path = submission_csv_path(warehouse.submissions_dir(), Week.from_key(WEEK).friday)
-            submitted[name] = pd.read_csv(path)
-    signal = week_rows(table("scaled_signal", warehouse.database), WEEK)
     for name, rows in submitted.items():
         expected = signal[signal["variant"] == name].sort_values("numerai_ticker")
         assert rows["numerai_ticker"].tolist() == expected["numerai_ticker"].tolist()
@@ -202,38 +197,31 @@ def test_a_variant_that_does_not_exist_fails_listing_those_that_do(tmp_path):
     assert ", ".join(DEFAULT_NAMES) in loaded.stderr
 
 
-def test_variants_come_from_the_yaml_file_an_environment_variable_names(tmp_path):
+def test_variants_come_from_the_yaml_file_an_environment_variable_names(tmp_path, monkeypatch):
     good = tmp_path / "variants.yaml"
     good.write_text(
         "variants:\n  - name: finbert\n  - name: tone\n    source: yiyanghkust/finbert-tone\n"
         "    label_map: '0:neutral,1:positive,2:negative'\n    collapse_stories: true\n    attribution: title\n"
     )
-    code = (
-        "from signals_assets.defs.signal.resources import SignalSettings; s = SignalSettings(); "
-        "print([v.name for v in s.all_variants()], s.all_variants()[1].source, s.variant)"
+    monkeypatch.setenv("SIGNAL_VARIANTS_FILE", str(good))
+    settings = SignalSettings(variants=variants_default(), variant="tone")
+    assert [variant.name for variant in settings.all_variants()] == ["finbert", "tone"]
+    assert settings.submitted() == Variant(
+        "tone", "yiyanghkust/finbert-tone", None, "0:neutral,1:positive,2:negative", True, "title", None
     )
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("SIGNAL_", "SIGNALS_"))}
-
-    def load(path, **extra):
-        return subprocess.run(
-            [sys.executable, "-c", code],
-            env={**env, "SIGNAL_VARIANTS_FILE": str(path), **extra},
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-
-    loaded = load(good, SIGNAL_VARIANT="tone")
-    assert loaded.returncode == 0, loaded.stderr
-    assert "['finbert', 'tone'] yiyanghkust/finbert-tone tone" in loaded.stdout
     bad = tmp_path / "bad.yaml"
     bad.write_text("variants:\n  - name: Tone Model\n")
-    failed = load(bad)
-    assert (
-        failed.returncode != 0 and "SIGNAL_VARIANTS_FILE" in failed.stderr and "is not a variant name" in failed.stderr
-    )
-    missing = load(tmp_path / "nowhere.yaml")
-    assert missing.returncode != 0 and "no such file" in missing.stderr
+    monkeypatch.setenv("SIGNAL_VARIANTS_FILE", str(bad))
+    with pytest.raises(VariantError, match="SIGNAL_VARIANTS_FILE=.*is not a variant name"):
+        variants_default()
+    monkeypatch.setenv("SIGNAL_VARIANTS_FILE", str(tmp_path / "nowhere.yaml"))
+    with pytest.raises(VariantError, match="no such file"):
+        variants_default()
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text("variants:\n  - name: tone\n    model: x\n")
+    monkeypatch.setenv("SIGNAL_VARIANTS_FILE", str(unknown))
+    with pytest.raises(VariantError, match="unknown field.*model"):
+        variants_default()
 
 
 def test_tables_written_before_variants_gain_the_column_and_keep_their_weeks(warehouse, tiny_finbert_dir):

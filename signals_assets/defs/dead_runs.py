@@ -10,7 +10,7 @@ re-run by `run_retries`; re-run a `dagster asset materialize` run the same way i
 import dagster as dg
 import psutil
 
-INTERVAL_S = 30
+INTERVAL_S = 15  # a dead run holds the queue and the gpu slot: free them within seconds, at the cost of one query
 ACTIVE = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
 
 

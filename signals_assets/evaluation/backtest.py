@@ -33,6 +33,7 @@ REPORT_DTYPES = {
     **{f"{score}_{stat}": "int64" if stat == "weeks" else "float64" for score in SCORES for stat in STATS},
     "mean_neutral_churn": "float64",
     "mean_payout_share_kept": "float64",
+    "mean_nmmc_proxy": "float64",
 }
 
 
@@ -82,7 +83,8 @@ def summarize(evaluations: pd.DataFrame, by: str | Sequence[str] = "signal") -> 
     neutral_churn, churn_penalty (None/NaN where a figure is missing; other columns ignored).
     Columns: the `by` columns, weeks (scored weeks), first_week, last_week, then for ncorr and numerai_corr
     `<score>_weeks` (weeks with that figure), `_mean`, `_std`, `_sharpe`, `_positive_share`,
-    `_max_drawdown`, then mean_neutral_churn and mean_payout_share_kept (mean churn_penalty).
+    `_max_drawdown`, then mean_neutral_churn, mean_payout_share_kept (mean churn_penalty) and mean_nmmc_proxy (the
+    contribution over Numerai's example predictions, a stand-in for the meta model: not the official NMMC).
     A group with no scored week gets weeks 0 and NaN figures. For the halflife table pass
     by=["halflife_weeks", "signal"] over evaluations that carry a halflife_weeks column.
     """
@@ -103,10 +105,11 @@ def summarize(evaluations: pd.DataFrame, by: str | Sequence[str] = "signal") -> 
                 row[f"{score}_{stat}"] = value
         row["mean_neutral_churn"] = numeric(scored, "neutral_churn").mean()
         row["mean_payout_share_kept"] = numeric(scored, "churn_penalty").mean()
+        row["mean_nmmc_proxy"] = numeric(scored, "nmmc_proxy").mean()
         rows.append(row)
     columns = [*keys, "weeks", "first_week", "last_week"]
     columns += [f"{score}_{stat}" for score in SCORES for stat in STATS]
-    columns += ["mean_neutral_churn", "mean_payout_share_kept"]
+    columns += ["mean_neutral_churn", "mean_payout_share_kept", "mean_nmmc_proxy"]
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -25,6 +25,7 @@ VARIANT_TABLE_COLUMNS = [
     "weeks",
     "ncorr_mean",
     "ncorr_sharpe",
+    "mean_nmmc_proxy",
     "mean_neutral_churn",
     "mean_payout_share_kept",
     "headlines",
@@ -46,8 +47,8 @@ def with_variant(frame: pd.DataFrame) -> pd.DataFrame:
 def variant_table(
     summary: pd.DataFrame, scores: pd.DataFrame, collapsing: Sequence[str] = (), order: Sequence[str] = ()
 ) -> pd.DataFrame:
-    """One row per variant (in `order`, then any other found): weeks scored, NCORR mean and Sharpe, mean neutral
-    churn and payout share kept, and over every stored week the headlines, the distinct stories among them, and
+    """One row per variant (in `order`, then any other found): weeks scored, NCORR mean and Sharpe, the mean NMMC
+    proxy, mean neutral churn and payout share kept, and over every stored week the headlines, the distinct stories among them, and
     what the variant's mean counted (stories for a variant in `collapsing`, else headlines).
 
     summary: `summarize(evaluations)` (keyed by `signal`, the variant's name); scores: rows of
@@ -69,7 +70,7 @@ def variant_table(
             {
                 "variant": name,
                 "weeks": int(figures.get("weeks", 0) or 0),
-                **{column: figures.get(column, np.nan) for column in VARIANT_TABLE_COLUMNS[2:6]},
+                **{column: figures.get(column, np.nan) for column in VARIANT_TABLE_COLUMNS[2:7]},
                 "headlines": headlines,
                 "stories": stories,
                 "counted": stories if name in collapsing else headlines,

@@ -130,6 +130,7 @@ FIGURE_ROWS = (
     ),
     ("mean neutral churn", "mean_neutral_churn"),
     ("mean payout share kept", "mean_payout_share_kept"),
+    ("mean NMMC proxy", "mean_nmmc_proxy"),
 )
 # The rows a short account shows (the demo): what is paid on, its risk, and what churn costs.
 COMPACT_FIGURES = (
@@ -237,6 +238,7 @@ VARIANT_TABLE_TITLES = {
     "weeks": "weeks",
     "ncorr_mean": "NCORR mean",
     "ncorr_sharpe": "NCORR Sharpe",
+    "mean_nmmc_proxy": "NMMC proxy",
     "mean_neutral_churn": "churn",
     "mean_payout_share_kept": "payout kept",
     "headlines": "headlines",

@@ -42,45 +42,52 @@ def headline_rows(aggregated_headlines: pd.DataFrame) -> pd.DataFrame:
     return rows
 
 
+def _weighted_means(groups: np.ndarray, count: int, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per group (codes 0..count-1): the weighted mean of `scores`; the plain mean where every weight is 0 (a
+    ticker only tagged at weight 0 still has a sentiment, with no headline preferred)."""
+    weight = np.bincount(groups, weights, minlength=count)
+    weighted = np.bincount(groups, weights * scores, minlength=count)
+    plain = np.bincount(groups, scores, minlength=count) / np.maximum(np.bincount(groups, minlength=count), 1)
+    return np.where(weight > 0, weighted / np.where(weight > 0, weight, 1.0), plain)
+
+
 def ticker_sentiment(rows: pd.DataFrame, collapse_stories: bool = False, weighted: bool = False) -> pd.DataFrame:
     """numerai_ticker, sentiment (the weighted mean score), n_headlines and n_stories, one row per ticker with a
     finite score; `rows` is `headline_rows` plus a `score` column (NaN: no score, e.g. a headline without a
     provider label, left out)."""
-    scored = rows.loc[np.isfinite(pd.to_numeric(rows["score"], errors="coerce").to_numpy(dtype="float64"))].copy()
-    if scored.empty:
-        return pd.DataFrame(
-            {
-                "numerai_ticker": pd.Series(dtype="string"),
-                "sentiment": pd.Series(dtype="float64"),
-                "n_headlines": pd.Series(dtype="int64"),
-                "n_stories": pd.Series(dtype="int64"),
-            }
-        )
-    scored["score"] = scored["score"].astype("float64")
-    scored["w"] = scored["weight"].astype("float64") if weighted else 1.0
-    counts = scored.groupby("numerai_ticker").agg(n_headlines=("score", "size"), n_stories=("story_id", "nunique"))
+    scores = pd.to_numeric(rows["score"], errors="coerce").to_numpy(dtype="float64")
+    kept = np.isfinite(scores)
+    # Sorted codes: the result comes out in ticker order. Arrays and bincount: a week's thousands of rows, once
+    # per variant, in milliseconds.
+    tickers, names = pd.factorize(rows["numerai_ticker"].astype(str).to_numpy()[kept], sort=True)
+    stories, story_tickers = _story_codes(tickers, rows["story_id"].astype(str).to_numpy()[kept])
+    scores = scores[kept]
+    weights = rows["weight"].to_numpy(dtype="float64")[kept] if weighted else np.ones(len(scores))
+    count = len(names)
     if collapse_stories:
-        scored["ws"] = scored["w"] * scored["score"]
-        stories = scored.groupby(["numerai_ticker", "story_id"], sort=False).agg(
-            ws=("ws", "sum"), w_sum=("w", "sum"), w=("w", "max"), n=("score", "size")
-        )
-        # A story whose copies all weigh 0 (a tagged weight of 0) scores as their plain mean, and weighs 0.
-        plain = scored.groupby(["numerai_ticker", "story_id"], sort=False)["score"].mean()
-        stories["score"] = np.where(
-            stories["w_sum"] > 0, stories["ws"] / stories["w_sum"].where(stories["w_sum"] > 0), plain
-        )
-        scored = stories.reset_index()[["numerai_ticker", "score", "w"]]
-    scored["ws"] = scored["w"] * scored["score"]
-    totals = scored.groupby("numerai_ticker").agg(ws=("ws", "sum"), w=("w", "sum"), mean=("score", "mean"))
-    # Every headline of a ticker only tagged at weight 0: no preference between them, so the plain mean.
-    sentiment = np.where(totals["w"] > 0, totals["ws"] / totals["w"].where(totals["w"] > 0), totals["mean"])
+        # A story: its copies' weighted mean, weighing the most any copy weighs (named in one copy: about it).
+        story_count = len(story_tickers)
+        story_scores = _weighted_means(stories, story_count, scores, weights)
+        story_weights = np.zeros(story_count)
+        np.maximum.at(story_weights, stories, weights)
+        sentiment = _weighted_means(story_tickers, count, story_scores, story_weights)
+    else:
+        sentiment = _weighted_means(tickers, count, scores, weights)
     result = pd.DataFrame(
         {
-            "numerai_ticker": totals.index.astype(str),
-            "sentiment": np.asarray(sentiment, dtype="float64"),
-            "n_headlines": counts.loc[totals.index, "n_headlines"].to_numpy(dtype="int64"),
-            "n_stories": counts.loc[totals.index, "n_stories"].to_numpy(dtype="int64"),
+            "numerai_ticker": pd.array(np.asarray(names, dtype=object), dtype="string"),
+            "sentiment": sentiment.astype("float64"),
+            "n_headlines": np.bincount(tickers, minlength=count).astype("int64"),
+            "n_stories": np.bincount(story_tickers, minlength=count).astype("int64"),
         }
-    ).sort_values("numerai_ticker", kind="stable")
-    result["numerai_ticker"] = result["numerai_ticker"].astype("string")
-    return result[TICKER_COLUMNS].reset_index(drop=True)
+    )
+    return result[TICKER_COLUMNS]
+
+
+def _story_codes(tickers: np.ndarray, story_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's (ticker, story) code, and each such story's ticker code."""
+    keys = pd.Series(tickers.astype(str), dtype=object) + "\x1f" + pd.Series(story_ids, dtype=object)
+    codes, uniques = pd.factorize(keys.to_numpy())
+    first = np.zeros(len(uniques), dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]  # each story's first row
+    return codes.astype(np.int64), tickers[first].astype(np.int64)

@@ -122,7 +122,7 @@ def backtest_report(
     evaluations = read_table(
         warehouse,
         "signal_evaluation",
-        ["week_start", "signal", "status", "ncorr", "numerai_corr", "neutral_churn", "churn_penalty"],
+        ["week_start", "signal", "status", "ncorr", "numerai_corr", "nmmc_proxy", "neutral_churn", "churn_penalty"],
     )
     summary = summarize(evaluations)
     weeks = scored_weeks(evaluations)

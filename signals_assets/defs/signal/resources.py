@@ -47,7 +47,7 @@ class VariantConfig(dg.Config):
     )
 
 
-def _variants_default() -> list[VariantConfig]:
+def variants_from_environment() -> list[VariantConfig]:
     """The variants of SIGNAL_VARIANTS_FILE when set (read and checked when the code location loads), else the
     project's default set."""
     path = text_from_env("SIGNAL_VARIANTS_FILE")
@@ -69,7 +69,7 @@ class SignalSettings(dg.ConfigurableResource):
     submitted, and how a variant's sentiment is smoothed over weeks."""
 
     variants: list[VariantConfig] = Field(
-        default_factory=_variants_default,
+        default_factory=variants_from_environment,
         description="The signal variants computed every week side by side (env SIGNAL_VARIANTS_FILE: a YAML file "
         "with a `variants:` list). Default: finbert (the blog post's signal), provider_labels (the provider's "
         "labels), and finbert_stories and provider_labels_stories (each with a story counted once and an article's "
