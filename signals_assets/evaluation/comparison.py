@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from signals_assets.signal.scaling import SIGNAL_COLUMN, TICKER_COLUMN
-from signals_assets.signal.variants import LEGACY_VARIANT, VARIANT_COLUMN
+from signals_assets.signal.variants import VARIANT_COLUMN, with_variant
 from signals_assets.weeks import PARTITION_COLUMN
 
 VARIANT_TABLE_COLUMNS = [
@@ -34,14 +34,6 @@ VARIANT_TABLE_COLUMNS = [
 ]
 # Two variants share fewer tickers than this in a week: their correlation that week says too little to count.
 MIN_COMMON_TICKERS = 10
-
-
-def with_variant(frame: pd.DataFrame) -> pd.DataFrame:
-    """`frame` with a `variant` column; rows written before variants existed belong to the default variant."""
-    if VARIANT_COLUMN not in frame.columns:
-        return frame.assign(**{VARIANT_COLUMN: LEGACY_VARIANT})
-    values = frame[VARIANT_COLUMN].astype("object").where(frame[VARIANT_COLUMN].notna(), LEGACY_VARIANT)
-    return frame.assign(**{VARIANT_COLUMN: values.astype(str)})
 
 
 def variant_table(

@@ -175,12 +175,17 @@ def submitted_variant(variants: tuple[Variant, ...], name: str, where: str) -> V
     )
 
 
+def with_variant(frame: Any) -> Any:
+    """`frame` (a pandas DataFrame) with a `variant` column of names; a table written before variants existed has no
+    such column, or NULLs in it, and holds the default variant's rows."""
+    if VARIANT_COLUMN not in frame.columns:
+        return frame.assign(**{VARIANT_COLUMN: LEGACY_VARIANT})
+    values = frame[VARIANT_COLUMN].astype("object").where(frame[VARIANT_COLUMN].notna(), LEGACY_VARIANT)
+    return frame.assign(**{VARIANT_COLUMN: values.astype(str)})
+
+
 def rows_of(frame: Any, name: str) -> Any:
-    """The rows of `frame` (a pandas DataFrame with a `variant` column) that belong to variant `name`; a table
-    written before variants existed has no such column, or NULLs in it, and holds the default variant's rows."""
+    """The rows of `frame` that belong to variant `name` (see `with_variant`)."""
     if frame is None:
         return None
-    if VARIANT_COLUMN not in frame.columns:
-        return frame if name == LEGACY_VARIANT else frame.iloc[0:0]
-    variants = frame[VARIANT_COLUMN].astype("object").where(frame[VARIANT_COLUMN].notna(), LEGACY_VARIANT)
-    return frame.loc[(variants.astype(str) == name).to_numpy()]
+    return frame.loc[(with_variant(frame)[VARIANT_COLUMN] == name).to_numpy()]

@@ -15,7 +15,7 @@ from signals_assets.defs.signal.resources import SignalSettings
 from signals_assets.defs.warehouse import SCHEMA, Warehouse
 from signals_assets.evaluation.scoring import score_week
 from signals_assets.evaluation.week_data import read_week_data
-from signals_assets.signal.variants import LEGACY_VARIANT, VARIANT_COLUMN
+from signals_assets.signal.variants import VARIANT_COLUMN, with_variant
 from signals_assets.weeks import Week, with_week_column
 
 FIGURES = ["status", "coverage", "ncorr", "numerai_corr", "nmmc_proxy", "neutral_churn", "churn_penalty"]
@@ -23,13 +23,10 @@ EVALUATION_COLUMNS = ["signal", *FIGURES]
 
 
 def _signals(scaled_signal: pd.DataFrame) -> dict[str, pd.Series]:
-    """Each variant's signal of a week, by variant name (a table from before variants: the default variant)."""
-    if VARIANT_COLUMN not in scaled_signal.columns:
-        scaled_signal = scaled_signal.assign(**{VARIANT_COLUMN: LEGACY_VARIANT})
-    names = scaled_signal[VARIANT_COLUMN].astype("object").where(scaled_signal[VARIANT_COLUMN].notna(), LEGACY_VARIANT)
+    """Each variant's signal of a week, by variant name."""
     return {
         str(name): pd.Series(rows["signal"].to_numpy(), index=rows["numerai_ticker"].astype(str))
-        for name, rows in scaled_signal.groupby(names.astype(str), sort=False)
+        for name, rows in with_variant(scaled_signal).groupby(VARIANT_COLUMN, sort=False)
     }
 
 

@@ -19,7 +19,7 @@ from signals_assets.defs.numerai.resources import NumeraiSignals
 from signals_assets.defs.signal.resources import SignalSettings
 from signals_assets.defs.warehouse import SCHEMA, Warehouse
 from signals_assets.evaluation.backtest import HALFLIFE_COLUMN, report_rows, scored_weeks, summarize
-from signals_assets.evaluation.comparison import variant_agreement, variant_table, with_variant
+from signals_assets.evaluation.comparison import variant_agreement, variant_table
 from signals_assets.evaluation.halflife_sweep import (
     COLUMNS as SWEEP_COLUMNS,
 )
@@ -139,11 +139,11 @@ def backtest_report(
             context.log.warning(f"The halflife table is not scored: {problem}")
     inputs = FilesInputs(files, problem, context.log)
     variants = signal_settings.all_variants()
-    stored = with_variant(scores) if len(scores) else scores
+    by_variant = {variant.name: rows_of(scores, variant.name) for variant in variants} if len(scores) else {}
     sweeps = [
-        halflife_evaluations(rows_of(stored, variant.name), universes, inputs, halflives, variant=variant.name)
-        for variant in variants
-        if len(scores) and len(rows_of(stored, variant.name))
+        halflife_evaluations(rows, universes, inputs, halflives, variant=name)
+        for name, rows in by_variant.items()
+        if len(rows)
     ]
     sweep = pd.concat(sweeps, ignore_index=True) if sweeps else pd.DataFrame(columns=SWEEP_COLUMNS)
     halflife_table = summarize(sweep, by=["signal", HALFLIFE_COLUMN])
